@@ -1,0 +1,1 @@
+"""bn_study: the BatchNormalization claims of blog articles, rerun and measured."""

@@ -1,0 +1,132 @@
+"""The command line: python -m bn_study {show,run,experiment,plot,report,data}.
+
+User mistakes (UserError) print one line, `bn_study: error: ...`, and exit 2 without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bn_study.errors import UserError
+
+DEFAULT_RESULTS = Path("results")
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2, got '{text}'")
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be non-negative, got '{text}'")
+    return seeds
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bn_study", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    overrides = dict(action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value by dotted key, e.g. train.epochs=2")
+
+    p = sub.add_parser("show", help="print the resolved config and the model summary")
+    p.add_argument("config", type=Path)
+    p.add_argument("--set", dest="overrides", **overrides)
+
+    p = sub.add_parser("run", help="train one config with one seed")
+    p.add_argument("config", type=Path)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--set", dest="overrides", **overrides)
+    p.add_argument("--out", type=Path, help="run directory (default results/runs/<config>/seed-<k>)")
+
+    p = sub.add_parser("experiment", help="train every variant x seed, then plot and report")
+    p.add_argument("experiment", type=Path)
+    p.add_argument("--set", dest="overrides", **overrides)
+    p.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the experiment's")
+    p.add_argument("--out", type=Path, help="results directory (default results/<experiment name>)")
+
+    p = sub.add_parser("plot", help="redraw an experiment's plots from its result files")
+    p.add_argument("results_dir", type=Path)
+
+    p = sub.add_parser("report", help="write REPORT.md and REPORT.html from an experiment's result files")
+    p.add_argument("results_dir", type=Path)
+
+    p = sub.add_parser("data", help="fetch MNIST (if needed) and verify its checksums")
+    p.add_argument("--path", help="a Keras-format mnist.npz to verify instead of the usual sources")
+    return parser
+
+
+def _verbose() -> int:
+    return 1 if sys.stdout.isatty() else 2  # progress bar on a terminal, one line per epoch in logs
+
+
+def cmd_show(args) -> None:
+    from bn_study.config import dump_yaml, load_config
+    from bn_study.models import build_model, check_buildable
+
+    config = load_config(args.config, args.overrides)
+    check_buildable(config)
+    print(f"# {args.config} resolved (fingerprint {config.fingerprint()})")
+    print(dump_yaml(config.to_raw()))
+    build_model(config.model).summary()
+
+
+def cmd_run(args) -> None:
+    from bn_study.config import load_config
+    from bn_study.data import load_mnist
+    from bn_study.models import check_buildable
+    from bn_study.training import train_run
+
+    config = load_config(args.config, args.overrides, seed=args.seed)
+    check_buildable(config)
+    out = args.out or DEFAULT_RESULTS / "runs" / args.config.stem / f"seed-{config.seed}"
+    mnist = load_mnist(config.data.path, config.data.dataset)
+    status = train_run(config, out, mnist, variant=args.config.stem, verbose=_verbose())
+    print(f"{out}: {status}")
+
+
+def cmd_experiment(args) -> None:
+    from bn_study.experiment import load_experiment, run_experiment
+
+    experiment = load_experiment(args.experiment, args.overrides, args.seeds)
+    out = args.out or DEFAULT_RESULTS / experiment.spec.name
+    counts = run_experiment(experiment, out, verbose=_verbose())
+    print(f"{out}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    cmd_plot(argparse.Namespace(results_dir=out))
+    cmd_report(argparse.Namespace(results_dir=out))
+
+
+def cmd_plot(args) -> None:
+    from bn_study.plots import draw_plots
+
+    for path in draw_plots(args.results_dir):
+        print(f"wrote {path}")
+
+
+def cmd_report(args) -> None:
+    from bn_study.report import write_reports
+
+    for path in write_reports(args.results_dir):
+        print(f"wrote {path}")
+
+
+def cmd_data(args) -> None:
+    from bn_study.data import load_mnist
+
+    mnist = load_mnist(args.path)
+    print(f"MNIST ok: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
+    try:
+        globals()[f"cmd_{args.command}"](args)
+    except UserError as e:
+        print(f"bn_study: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bn_study: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,313 @@
+"""Run configs: YAML files validated once, at load, into frozen dataclasses.
+
+A config file may start with ``extends: other.yaml`` (relative to the file): mappings are
+merged key by key, lists and scalars replace the base's. ``--set a.b=c`` overrides are
+checked against the same schema as the file, then the whole config is validated.
+Layers and optimizers are written ``{class: Name, arg: value, ...}``; their arguments are
+Keras' own and are checked by Keras when the model is built (models.check_buildable).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from bn_study.errors import UserError
+
+
+def _check(predicate, expected: str) -> dict:
+    return {"check": (predicate, expected)}
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A Keras object by class name plus its constructor arguments (a layer, an optimizer)."""
+
+    class_name: str
+    args: Mapping[str, Any]
+
+    def to_raw(self) -> dict:
+        return {"class": self.class_name, **self.args}
+
+
+# Names of the checksum tables in data.py: the full set, and the small fixture cut from it.
+DATASETS = ("mnist", "mnist_fixture")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = field(default="mnist", metadata=_check(lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"))
+    path: str | None = None  # a Keras-format mnist.npz, tried before every other source
+    train_limit: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 1, "an integer > 1 or null"))
+    test_limit: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    input_shape: tuple[int, ...]
+    layers: tuple[ClassSpec, ...] = field(metadata=_check(lambda v: len(v) > 0, "a non-empty list of layers"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = field(metadata=_check(lambda v: v > 0, "a positive integer"))
+    epochs: int = field(metadata=_check(lambda v: v > 0, "a positive integer"))
+    validation_split: float = field(metadata=_check(lambda v: 0.0 < v < 1.0, "a fraction strictly between 0 and 1"))
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    shuffle: bool = True
+    # enable_op_determinism: identical histories for a seed on the CPU (cost: see README).
+    deterministic: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig
+    optimizer: ClassSpec
+    train: TrainConfig
+    data: DataConfig = DataConfig()
+    seed: int = field(default=0, metadata=_check(lambda v: v >= 0, "a non-negative integer"))
+
+    def to_raw(self) -> dict:
+        """The fully resolved config as plain YAML-ready data."""
+        return _to_raw(self)
+
+    def fingerprint(self) -> str:
+        """A short hash of the resolved config: two runs are the same run iff it matches."""
+        raw = self.to_raw()
+        raw["data"].pop("path")  # where the verified arrays were read from does not change a run
+        # Unset options (None, empty) are left out so that adding an optional key to the schema
+        # later does not turn every finished run into a "different" one.
+        text = json.dumps(_drop_unset(raw), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_seed(self, seed: int) -> "RunConfig":
+        return dataclasses.replace(self, seed=seed)
+
+
+# ---------------------------------------------------------------- YAML reading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise UserError(f"{self.name}:{line}: key '{key}' is given twice")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file; syntax errors become one-line UserErrors with the line."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    text = path.read_text()
+    try:
+        loader = _UniqueKeyLoader(text)
+        loader.name = str(path)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: YAML syntax error: {e.problem or e.context}") from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """The merged raw mapping of a config file and the files it extends."""
+    path = Path(path)
+    if path.resolve() in _chain:
+        raise UserError(f"{path}: 'extends' forms a cycle")
+    raw = read_yaml(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a config must be a mapping of keys, got {type(raw).__name__}")
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    base = read_raw(path.parent / str(base_name), _chain + (path.resolve(),))
+    return _merge(base, raw)
+
+
+# ---------------------------------------------------------------- schema checking
+
+
+def _suggest(name: str, options) -> str:
+    close = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(options)}"
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp, value, key: str):
+    """Check `value` against annotation `tp`; return it as the dataclass field wants it."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [t for t in options if t is not type(None)]
+        return _convert(inner, value, key)
+    if origin is tuple:
+        inner = typing.get_args(tp)[0]
+        if not isinstance(value, list | tuple):
+            raise UserError(f"{key}: expected a list, got {value!r}")
+        return tuple(_convert(inner, v, f"{key}.{i}") for i, v in enumerate(value))
+    if tp is ClassSpec:
+        if not isinstance(value, dict) or not isinstance(value.get("class"), str):
+            raise UserError(f"{key}: expected a mapping with a 'class' name, e.g. {{class: Dense, units: 10}}; got {value!r}")
+        args = {k: v for k, v in value.items() if k != "class"}
+        return ClassSpec(value["class"], types.MappingProxyType(args))
+    if dataclasses.is_dataclass(tp):
+        return from_raw(tp, value, key)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise UserError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def from_raw(cls, raw, prefix: str = ""):
+    """Validate a raw mapping against dataclass `cls` (types, ranges, unknown keys) and build it."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise UserError(f"{prefix}{key}: unknown key{_suggest(key, fields)}")
+    values = {}
+    for name, f in fields.items():
+        key = f"{prefix}{name}"
+        if name not in raw:
+            if f.default is dataclasses.MISSING:
+                raise UserError(f"{key}: missing (required)")
+            continue
+        value = _convert(hints[name], raw[name], key)
+        if "check" in f.metadata:
+            predicate, expected = f.metadata["check"]
+            if not predicate(value):
+                raise UserError(f"{key}: expected {expected}, got {raw[name]!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _drop_unset(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_unset(v) for k, v in obj.items() if v is not None and v != [] and v != {}}
+    if isinstance(obj, list):
+        return [_drop_unset(v) for v in obj]
+    return obj
+
+
+def to_raw(obj):
+    """Any config dataclass as plain YAML-ready data (lists, dicts, scalars)."""
+    return _to_raw(obj)
+
+
+def _to_raw(obj):
+    if isinstance(obj, ClassSpec):
+        return obj.to_raw()
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_raw(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [_to_raw(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: _to_raw(v) for k, v in obj.items()}
+    return obj
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'train.epochs=2' -> ('train.epochs', 2); the value is read as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set {text}: expected KEY=VALUE, e.g. --set train.epochs=2")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise UserError(f"--set {text}: the value is not valid YAML") from None
+
+
+def _apply_override(raw: dict, key: str, value: Any) -> None:
+    """Set raw[key] after checking every part of the dotted key against the schema."""
+    parts = key.split(".")
+    node, tp, seen = raw, RunConfig, []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(seen + [part])
+        if typing.get_origin(tp) is tuple:  # a list of layers: index by position
+            if not part.isdigit() or int(part) >= len(node):
+                raise UserError(f"--set {key}: '{where}' needs a position 0..{len(node) - 1}")
+            part, tp = int(part), typing.get_args(tp)[0]
+        elif tp is ClassSpec:  # any argument name: Keras checks it at build time
+            tp = Any
+        elif dataclasses.is_dataclass(tp):
+            hints = typing.get_type_hints(tp)
+            if part not in hints:
+                raise UserError(f"--set {key}: unknown key '{where}'{_suggest(part, hints)}")
+            tp = hints[part]
+            tp = next((t for t in typing.get_args(tp) if t is not type(None)), tp) if typing.get_origin(tp) in (types.UnionType, typing.Union) else tp
+        else:
+            raise UserError(f"--set {key}: '{'.'.join(seen)}' is a value, not a section")
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                node = node[part]
+        seen.append(str(part))
+
+
+def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> RunConfig:
+    """Read, extend, override and validate a run config. Raises UserError on any mistake."""
+    path = Path(path)
+    raw = read_raw(path)
+    for text in overrides:
+        key, value = parse_override(text)
+        _apply_override(raw, key, value)
+    if seed is not None:
+        raw["seed"] = seed
+    set_keys = [parse_override(t)[0] for t in overrides]
+    try:
+        return from_raw(RunConfig, raw)
+    except UserError as e:
+        bad_key = str(e).split(":")[0]
+        source = f"--set {bad_key}" if bad_key in set_keys else str(path)
+        raise UserError(f"{source}: {e}") from None
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)

@@ -1,0 +1,133 @@
+"""Experiments: which configs (variants) are compared, over which seeds, with which plots and claims.
+
+An experiment YAML is validated like a config; every variant's config (with the command line's
+--set applied) is loaded and its model built before anything is trained, so a mistake in any of
+them stops the experiment before a single file is written.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bn_study import results
+from bn_study.config import RunConfig, dump_yaml, from_raw, load_config, read_yaml, to_raw
+from bn_study.errors import UserError
+
+PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold")
+TESTS = ("difference", "value", "spread")
+SPEC_FILE = "experiment.yaml"
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    config: str  # relative to the experiment file
+    set: tuple[str, ...] = ()  # --set overrides for this variant only
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim the experiment tests; see claims.py for each test's verdict rule."""
+
+    claim: str
+    test: str = field(metadata={"check": (lambda v: v in TESTS, f"one of {', '.join(TESTS)}")})
+    metric: str
+    source: str = ""
+    baseline: str | None = None  # difference / spread: the variant compared against
+    treatment: str | None = None
+    expect: str | None = field(default=None, metadata={"check": (lambda v: v in (None, "higher", "lower"), "higher or lower")})
+    variant: str | None = None  # value: the variant whose mean is compared with `value`
+    value: float | None = None
+    tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    variants: tuple[VariantSpec, ...] = field(metadata={"check": (lambda v: len(v) > 0, "a non-empty list")})
+    seeds: tuple[int, ...] = (0,)
+    plots: tuple[str, ...] = PLOTS
+    claims: tuple[ClaimSpec, ...] = ()
+    thresholds: tuple[float, ...] = (0.98, 0.99)  # validation accuracies for 'epochs to reach'
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: its spec, its file, and each variant's resolved config."""
+
+    spec: ExperimentSpec
+    path: Path
+    configs: dict[str, RunConfig]
+
+    def run_dir(self, out: Path, variant: str, seed: int) -> Path:
+        return Path(out) / variant / f"seed-{seed}"
+
+
+def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpec:
+    raw = read_yaml(path)
+    try:
+        spec = from_raw(ExperimentSpec, raw if raw is not None else {})
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    names = [v.name for v in spec.variants]
+    if len(set(names)) != len(names):
+        raise UserError(f"{path}: variants: names must be unique, got {names}")
+    for i, claim in enumerate(spec.claims):
+        for key in ("baseline", "treatment", "variant"):
+            name = getattr(claim, key)
+            if name is not None and name not in names:
+                raise UserError(f"{path}: claims.{i}.{key}: '{name}' is not a variant ({', '.join(names)})")
+    unknown = [p for p in spec.plots if p not in PLOTS]
+    if unknown:
+        raise UserError(f"{path}: plots: unknown plot '{unknown[0]}'; known: {', '.join(PLOTS)}")
+    if seeds is not None:
+        spec = dataclasses.replace(spec, seeds=tuple(seeds))
+    return spec
+
+
+def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None) -> Experiment:
+    """Load the spec and every variant's config; build each model once to surface Keras errors."""
+    from bn_study.models import check_buildable
+
+    path = Path(path)
+    spec = load_spec(path, seeds)
+    configs = {}
+    for variant in spec.variants:
+        config_path = path.parent / variant.config
+        try:
+            configs[variant.name] = load_config(config_path, list(variant.set) + list(overrides))
+            check_buildable(configs[variant.name])
+        except UserError as e:
+            raise UserError(f"variant '{variant.name}': {e}") from None
+    return Experiment(spec, path, configs)
+
+
+def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print) -> dict[str, int]:
+    """Train every variant x seed not yet complete (seed by seed, so partial results stay paired)."""
+    from bn_study.data import load_mnist
+    from bn_study.training import train_run
+
+    jobs = [(v.name, seed) for seed in experiment.spec.seeds for v in experiment.spec.variants]
+    counts: dict[str, int] = {}
+    mnist_by_source: dict = {}
+    with results.lock(Path(out)):
+        # The resolved spec beside the runs: plots and reports read variants, claims and
+        # thresholds from here, never from the (editable) experiments/ file.
+        results.write_text(Path(out) / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
+        for i, (variant, seed) in enumerate(jobs, 1):
+            config = experiment.configs[variant].with_seed(seed)
+            run_dir = experiment.run_dir(out, variant, seed)
+            if results.run_status(run_dir) in results.FINAL:
+                previous = results.read_json(run_dir / results.RUN_FILE)
+                if previous.get("fingerprint") == config.fingerprint():
+                    log(f"[run {i}/{len(jobs)}] {variant} seed {seed}: {previous['status']}, skipped")
+                    counts["skipped"] = counts.get("skipped", 0) + 1
+                    continue
+            log(f"[run {i}/{len(jobs)}] {experiment.spec.name}: {variant} seed {seed} -> {run_dir}")
+            key = (config.data.path, config.data.dataset)
+            if key not in mnist_by_source:
+                mnist_by_source[key] = load_mnist(config.data.path, config.data.dataset, log=log)
+            status = train_run(config, run_dir, mnist_by_source[key], variant=variant, verbose=verbose, log=log)
+            counts[status] = counts.get(status, 0) + 1
+    return counts

@@ -1,0 +1,75 @@
+"""Keras objects from config specs: the model (layer by layer) and the optimizer."""
+from __future__ import annotations
+
+import difflib
+
+import keras
+
+from bn_study.config import ClassSpec, ModelConfig, RunConfig
+from bn_study.errors import UserError
+
+# Layers of bn_study's own that configs may name beside Keras' (class name -> class).
+CUSTOM_LAYERS: dict[str, type] = {}
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def layer_class(name: str, where: str) -> type:
+    """The Keras layer class called `name` (or a bn_study layer); UserError with a suggestion."""
+    cls = CUSTOM_LAYERS.get(name) or getattr(keras.layers, name, None)
+    if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
+        return cls
+    known = [n for n in dir(keras.layers) if n[:1].isupper()] + list(CUSTOM_LAYERS)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise UserError(f"{where}: unknown layer class '{name}'{hint}")
+
+
+def build_layer(spec: ClassSpec, where: str) -> keras.layers.Layer:
+    cls = layer_class(spec.class_name, where)
+    try:
+        return cls(**spec.args)
+    except Exception as e:  # Keras raises TypeError or ValueError for a bad argument
+        raise UserError(f"{where}: Keras rejects the arguments: {_first_line(e)}") from None
+
+
+def build_model(config: ModelConfig) -> keras.Model:
+    """A pure function from a model config to an uncompiled keras.Sequential."""
+    model = keras.Sequential(name=config.name)
+    model.add(keras.Input(shape=config.input_shape))
+    for i, spec in enumerate(config.layers):
+        where = f"model.layers.{i} ({spec.class_name})"
+        layer = build_layer(spec, where)
+        try:
+            model.add(layer)
+        except Exception as e:  # shape mismatches surface when the layer is connected
+            raise UserError(f"{where}: cannot follow the previous layer: {_first_line(e)}") from None
+    return model
+
+
+def build_optimizer(spec: ClassSpec) -> keras.optimizers.Optimizer:
+    try:
+        return keras.optimizers.get({"class_name": spec.class_name, "config": dict(spec.args)})
+    except Exception as e:
+        raise UserError(f"optimizer ({spec.class_name}): Keras rejects it: {_first_line(e)}") from None
+
+
+def check_buildable(config: RunConfig) -> None:
+    """Build model, optimizer, loss and metrics once so every Keras-level mistake shows early."""
+    build_model(config.model)
+    build_optimizer(config.optimizer)
+    try:
+        keras.losses.get(config.train.loss)
+    except Exception as e:
+        raise UserError(f"train.loss: unknown loss '{config.train.loss}': {_first_line(e)}") from None
+    for name in config.train.metrics:
+        try:
+            keras.metrics.get(name)
+        except Exception as e:
+            raise UserError(f"train.metrics: unknown metric '{name}': {_first_line(e)}") from None
+
+
+def count_layers(model: keras.Model, class_name: str) -> int:
+    return sum(type(layer).__name__ == class_name for layer in model.layers)

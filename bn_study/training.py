@@ -1,0 +1,168 @@
+"""Train one run (a config plus a seed) with Keras' compile/fit and callbacks; write its files.
+
+Resuming is Keras' BackupAndRestore: an interrupted run restarted with the same command goes on
+from its last completed epoch; ResumeHistory keeps history.csv at one row per epoch.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bn_study import results
+from bn_study.config import RunConfig, dump_yaml
+from bn_study.data import Mnist, split
+from bn_study.errors import UserError
+from bn_study.models import build_model, build_optimizer
+
+SKIPPED = "skipped"
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Adds the wall seconds of each epoch (training + validation) to the logs as 'seconds'.
+
+    Placed before CSVLogger, which shares the same logs dict, so history.csv gets the column.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["seconds"] = round(time.perf_counter() - self._start, 3)
+
+
+class ResumeHistory(keras.callbacks.Callback):
+    """On the first epoch of an attempt, drop history rows from that epoch on.
+
+    BackupAndRestore saves after CSVLogger writes, so a kill between the two leaves a row for an
+    epoch that will be trained again; a kill during the write leaves a partial line.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path, self._done = Path(path), False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._done or not self.path.is_file():
+            return
+        self._done = True
+        lines = self.path.read_text().splitlines(keepends=True)
+        header, rows = lines[:1], lines[1:]
+        keep = [r for r in rows if r.endswith("\n") and int(r.split(",")[header[0].split(",").index("epoch")]) < epoch]
+        with open(self.path, "r+") as f:  # in place: CSVLogger holds the file open for appending
+            f.write("".join(header + keep))
+            f.truncate()
+
+
+def device_description() -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({len(gpus)}x {details.get('device_name', gpus[0].name)})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU ({os.cpu_count()} cores, {cpu})"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previous: dict | None) -> dict:
+    if previous is not None and previous.get("fingerprint") != config.fingerprint():
+        raise UserError(
+            f"{run_dir} holds a run of a different config (fingerprint {previous.get('fingerprint')} "
+            f"vs {config.fingerprint()}); delete that directory or choose another output directory")
+    record = dict(previous or {})
+    record.update(
+        status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
+        python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
+        device=device_description(), deterministic=config.train.deterministic,
+        started=record.get("started", _now()), attempt_started=_now(),
+        attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0))
+    return record
+
+
+def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | None = None,
+              verbose: int | str = "auto", log=print) -> str:
+    """Train `config` into run_dir unless it is already complete; returns the final status."""
+    run_dir = Path(run_dir)
+    with results.lock(run_dir):
+        run_file = run_dir / results.RUN_FILE
+        previous = results.read_json(run_file) if run_file.is_file() else None
+        record = _start_record(config, run_dir, variant, previous)
+        if previous and previous.get("status") in results.FINAL:
+            log(f"{run_dir}: {previous['status']}, skipped")
+            return SKIPPED
+        if previous:
+            log(f"{run_dir}: resuming ({previous.get('status')}, attempt {record['attempts']})")
+        results.write_text(run_dir / results.CONFIG_FILE, dump_yaml(config.to_raw()))
+        results.write_json(run_file, record)
+        log(f"device: {record['device']}")
+        started = time.perf_counter()
+        old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            status = _fit_and_evaluate(config, run_dir, mnist, record, verbose)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            log(f"interrupted: rerun the same command to resume {run_dir} from its last complete epoch")
+            raise
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, old_sigterm)
+            record.update(status=status, ended=_now(),
+                          total_seconds=round(record["total_seconds"] + time.perf_counter() - started, 1))
+            results.write_json(run_file, record)
+        return status
+
+
+def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: dict, verbose) -> str:
+    train = config.train
+    splits = split(mnist, train.validation_split, config.data.train_limit, config.data.test_limit)
+    record.update(data_source=mnist.source, n_train=len(splits.x_train), n_val=len(splits.x_val),
+                  n_test=len(splits.x_test))
+    keras.backend.clear_session()  # free the previous run's graphs; layer names restart
+    keras.utils.set_random_seed(config.seed)
+    if train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    model = build_model(config.model)
+    model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics))
+    history_path = run_dir / results.HISTORY_FILE
+    callbacks = [
+        ResumeHistory(history_path),
+        EpochClock(),
+        keras.callbacks.CSVLogger(str(history_path), append=True),
+        keras.callbacks.TerminateOnNaN(),
+        # Last, so that it saves only after CSVLogger has written the epoch's row.
+        keras.callbacks.BackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
+    ]
+    history = model.fit(
+        splits.x_train, splits.y_train, batch_size=train.batch_size, epochs=train.epochs,
+        validation_data=(splits.x_val, splits.y_val), shuffle=train.shuffle,
+        callbacks=callbacks, verbose=verbose)
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        record["diverged_epoch"] = history.epoch[-1] if history.epoch else None
+        return "diverged"
+    test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)  # batch 32, as the article
+    results.write_json(run_dir / results.METRICS_FILE, {"test_loss": test_loss, "test_accuracy": test_accuracy})
+    shutil.rmtree(run_dir / results.BACKUP_DIR, ignore_errors=True)
+    return results.COMPLETE
