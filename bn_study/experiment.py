@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bn_study import results
-from bn_study.config import RunConfig, dump_yaml, from_raw, load_config, read_yaml, to_raw
+from bn_study.config import RunConfig, suggest, dump_yaml, from_raw, load_config, read_yaml, to_raw
 from bn_study.errors import UserError
+from bn_study.summary import figure_names
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold")
 TESTS = ("difference", "value", "spread")
@@ -74,6 +75,12 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
     if len(set(names)) != len(names):
         raise UserError(f"{path}: variants: names must be unique, got {names}")
     for i, claim in enumerate(spec.claims):
+        needed = ("variant", "value", "tolerance") if claim.test == "value" else ("baseline", "treatment", "expect")
+        missing = [k for k in needed if getattr(claim, k) is None]
+        if missing:
+            raise UserError(f"{path}: claims.{i}: a '{claim.test}' claim needs {', '.join(needed)}; missing {', '.join(missing)}")
+        if claim.metric not in figure_names(spec.thresholds):
+            raise UserError(f"{path}: claims.{i}.metric: unknown figure '{claim.metric}'{suggest(claim.metric, figure_names(spec.thresholds))}")
         for key in ("baseline", "treatment", "variant"):
             name = getattr(claim, key)
             if name is not None and name not in names:

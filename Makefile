@@ -1,0 +1,37 @@
+# bn_study: `make reproduce` reruns the article's experiment; `make test` runs the tests.
+# Both install what they need into .venv first (once; again when a requirements file changes).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The GPU build of TensorFlow where an NVIDIA driver answers, the CPU build elsewhere.
+REQUIREMENTS := $(shell nvidia-smi >/dev/null 2>&1 && echo requirements-gpu.txt || echo requirements.txt)
+EXPERIMENT := experiments/article.yaml
+RESULTS := results/article
+
+.PHONY: install data reproduce quick test plots
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r $(REQUIREMENTS)
+	touch $@
+
+data: install
+	$(PY) -m bn_study data
+
+# The full study: 2 models x 5 seeds x 25 epochs; complete runs are skipped on a rerun.
+reproduce: data
+	$(PY) -m bn_study experiment $(EXPERIMENT)
+
+# The same experiment shrunk by --set (2 epochs, 6,000 images, one seed): a few minutes on 2 cores.
+quick: data
+	$(PY) -m bn_study experiment $(EXPERIMENT) --seeds 0 --set train.epochs=2 \
+		--set data.train_limit=6000 --out results/article-quick
+
+test: install
+	$(PY) -m pytest -q tests
+
+plots: install
+	$(PY) -m bn_study plot $(RESULTS)
+	$(PY) -m bn_study report $(RESULTS)

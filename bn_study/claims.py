@@ -1,0 +1,127 @@
+"""Verdicts on claims, by rules stated in the report (RULES below), over seeds at alpha = 0.05.
+
+- difference: Welch's t-test of `metric` between two variants; supported when p < alpha and the
+  treatment's mean lies on the claimed side, not supported when p < alpha on the other side,
+  inconclusive otherwise or with fewer than 2 runs per variant.
+- value: the 95% Student-t CI of a variant's mean `metric` against value +- tolerance; supported
+  when the CI lies inside that band, not supported when it lies wholly outside it.
+- spread: Brown-Forsythe (median-centred Levene) test of equal variance across seeds; supported
+  when p < alpha and the treatment's std is on the claimed side.
+For `epochs_to_*` figures a run that never reached the threshold counts as epochs + 1 (a lower
+bound), so the variant that fails to reach it is not flattered by dropping those runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bn_study.experiment import ClaimSpec
+from bn_study.summary import mean_ci
+
+ALPHA = 0.05
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+RULES = __doc__.split("\n", 2)[2].strip()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: ClaimSpec
+    evidence: str  # the measured numbers, in words
+    p_value: float
+    verdict: str
+
+
+def _values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
+    rows = summary[summary["variant"] == variant]
+    values = rows[metric].astype(float)
+    if metric.startswith("epochs_to"):
+        values = values.fillna(rows["epochs"] + 1)
+    return values.to_numpy()
+
+
+def _never_reached(summary: pd.DataFrame, claim: ClaimSpec) -> str:
+    """'; never reached ...' for epochs_to_* claims where some runs did not reach the threshold."""
+    if not claim.metric.startswith("epochs_to"):
+        return ""
+    counts = {v: int(summary.loc[summary["variant"] == v, claim.metric].isna().sum())
+              for v in (claim.baseline, claim.treatment)}
+    never = ", ".join(f"{v} {n}" for v, n in counts.items() if n)
+    return f"; runs that never reached it (counted as epochs + 1): {never}" if never else ""
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def _describe(name: str, x: np.ndarray) -> str:
+    std = x.std(ddof=1) if len(x) > 1 else np.nan
+    return f"{name} {_fmt(x.mean()) if len(x) else 'n/a'} ± {_fmt(std, 2)} (n={len(x)})"
+
+
+def _side(effect: float, expect: str | None) -> bool:
+    return effect > 0 if expect == "higher" else effect < 0
+
+
+def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
+    """Welch's t-test of treatment b against baseline a."""
+    evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
+    effect = b.mean() - a.mean()
+    if a.std() == 0 and b.std() == 0:
+        verdict = INCONCLUSIVE if effect == 0 else (SUPPORTED if _side(effect, claim.expect) else NOT_SUPPORTED)
+        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant", np.nan, verdict)
+    test = stats.ttest_ind(b, a, equal_var=False)
+    low, high = test.confidence_interval(0.95)
+    evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
+    return Verdict(claim, evidence, float(test.pvalue), _significant(test.pvalue, _side(effect, claim.expect)))
+
+
+def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
+    n, mean, _, low, high = mean_ci(x)
+    band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
+    evidence = f"{_describe(claim.variant, x)}, 95% CI [{_fmt(low)}, {_fmt(high)}] vs claimed {claim.value:g} ± {claim.tolerance:g}"
+    if n < 2:
+        return Verdict(claim, evidence + "; too few seeds for a CI", np.nan, INCONCLUSIVE)
+    if band_low <= low and high <= band_high:
+        verdict = SUPPORTED
+    elif high < band_low or low > band_high:
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    return Verdict(claim, evidence, np.nan, verdict)
+
+
+def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
+    sa, sb = (x.std(ddof=1) if len(x) > 1 else np.nan for x in (a, b))
+    evidence = f"std over seeds: {claim.baseline} {_fmt(sa, 2)} (n={len(a)}), {claim.treatment} {_fmt(sb, 2)} (n={len(b)})"
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
+    if sa == 0 and sb == 0:
+        return Verdict(claim, evidence + "; no spread in either variant", np.nan, INCONCLUSIVE)
+    p = stats.levene(a, b, center="median").pvalue
+    evidence += f", ratio {_fmt(sb / sa if sa else np.inf, 3)}, Brown-Forsythe p = {p:.2g}"
+    return Verdict(claim, evidence, float(p), _significant(p, _side(sb - sa, claim.expect)))
+
+
+def _significant(p: float, on_claimed_side: bool) -> str:
+    if not np.isfinite(p) or p >= ALPHA:
+        return INCONCLUSIVE
+    return SUPPORTED if on_claimed_side else NOT_SUPPORTED
+
+
+def judge(claim: ClaimSpec, summary: pd.DataFrame) -> Verdict:
+    """The verdict on one claim from the summary table (one row per complete run)."""
+    if claim.metric not in summary.columns:
+        return Verdict(claim, f"no figure '{claim.metric}' in summary.csv", np.nan, INCONCLUSIVE)
+    if claim.test == "value":
+        return judge_value(claim, _values(summary, claim.variant, claim.metric))
+    a = _values(summary, claim.baseline, claim.metric)
+    b = _values(summary, claim.treatment, claim.metric)
+    verdict = judge_difference(claim, a, b) if claim.test == "difference" else judge_spread(claim, a, b)
+    never = _never_reached(summary, claim)
+    return dataclasses.replace(verdict, evidence=verdict.evidence + never) if never else verdict

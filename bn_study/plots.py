@@ -1,0 +1,184 @@
+"""An experiment's figures, drawn with matplotlib from its result files alone (no training).
+
+Every plot is a PNG in results/<experiment>/plots/ titled with what it compares. History epochs
+are shown 1-based (Keras' CSV column is 0-based).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from bn_study.results import RunRecord
+from bn_study.summary import mean_ci
+
+PLOTS_DIR = "plots"
+DPI = 120
+
+
+def _save(fig, path: Path) -> Path:
+    from bn_study.results import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png")
+    plt.close(fig)
+    return path
+
+
+def _colors(variants: list[str]) -> dict[str, str]:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}
+
+
+def _epochs(history: pd.DataFrame) -> np.ndarray:
+    return history["epoch"].to_numpy() + 1
+
+
+def article_figure(run: RunRecord, out: Path) -> Path:
+    """The article's figure for one run: accuracy and val_accuracy per epoch, legend train/test."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ax.plot(_epochs(run.history), run.history["accuracy"])
+    ax.plot(_epochs(run.history), run.history["val_accuracy"])
+    ax.set_title(f"model accuracy — {run.variant}, seed {run.seed}\n"
+                 "(as in the article; its 'test' curve is the 20% validation split)", fontsize=10)
+    ax.set_ylabel("accuracy")
+    ax.set_xlabel("epoch")
+    ax.legend(["train", "test"], loc="lower right")
+    ax.grid(alpha=0.3)
+    return _save(fig, out / f"article_figure_{run.variant}.png")
+
+
+def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, name: str, label: str) -> Path:
+    """One seed's curves of every variant: validation solid, training dashed."""
+    seed = min(r.seed for r in runs)
+    colors = _colors(variants)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run in (r for v in variants for r in runs if r.variant == v and r.seed == seed):
+        e = _epochs(run.history)
+        ax.plot(e, run.history[f"val_{metric}"], color=colors[run.variant], label=f"{run.variant} validation")
+        ax.plot(e, run.history[metric], color=colors[run.variant], ls="--", label=f"{run.variant} training")
+    ax.set_title(f"{label}: {' vs '.join(variants)} (seed {seed})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label.lower())
+    if metric == "loss":
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    return _save(fig, out / name)
+
+
+def curve_stats(runs: list[RunRecord], variant: str, column: str) -> pd.DataFrame:
+    """Per epoch (1-based) mean, std and n of `column` over the variant's seeds."""
+    frames = [r.history[["epoch", column]].assign(seed=r.seed) for r in runs if r.variant == variant]
+    table = pd.concat(frames).groupby("epoch")[column].agg(["mean", "std", "count"])
+    table.index = table.index + 1
+    return table
+
+
+def mean_curves(runs: list[RunRecord], variants: list[str], out: Path) -> Path:
+    """Mean over seeds with a ±1 std band: accuracy, validation accuracy, loss, validation loss."""
+    colors = _colors(variants)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    panels = [("accuracy", "training accuracy"), ("val_accuracy", "validation accuracy"),
+              ("loss", "training loss"), ("val_loss", "validation loss")]
+    for ax, (column, title) in zip(axes.flat, panels):
+        for v in variants:
+            s = curve_stats(runs, v, column)
+            ax.plot(s.index, s["mean"], color=colors[v], label=f"{v} (n={int(s['count'].max())})")
+            ax.fill_between(s.index, s["mean"] - s["std"].fillna(0), s["mean"] + s["std"].fillna(0),
+                            color=colors[v], alpha=0.25)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        if "loss" in column:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(max(0.9, ax.get_ylim()[0]), 1.0005)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle(f"Mean ± 1 std over seeds: {' vs '.join(variants)}")
+    return _save(fig, out / "mean_curves.png")
+
+
+def test_accuracy(summary: pd.DataFrame, variants: list[str], out: Path) -> Path:
+    """Test accuracy of each seed as a point, with the mean and its 95% CI per variant."""
+    colors = _colors(variants)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for i, v in enumerate(variants):
+        values = summary.loc[summary["variant"] == v, "test_accuracy"]
+        jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0]
+        ax.scatter(i + np.asarray(jitter), values, color=colors[v], alpha=0.7, label=f"{v} seeds (n={len(values)})")
+        n, mean, _, low, high = mean_ci(values)
+        if n >= 2:
+            ax.errorbar(i + 0.25, mean, yerr=[[mean - low], [high - mean]], fmt="o", color="black", capsize=5)
+        ax.plot([i + 0.15, i + 0.35], [mean, mean], color="black")
+    ax.set_xticks(range(len(variants)), variants)
+    ax.set_ylabel("test accuracy (10,000 images)")
+    ax.set_title("Test accuracy per seed; black: mean and 95% CI")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return _save(fig, out / "test_accuracy.png")
+
+
+def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, out: Path) -> Path:
+    """Epochs until validation accuracy first reached each threshold; × marks 'never reached'."""
+    colors = _colors(variants)
+    fig, axes = plt.subplots(1, len(thresholds), figsize=(5 * len(thresholds), 4.2), squeeze=False)
+    for ax, t in zip(axes[0], thresholds):
+        column = f"epochs_to_val_{t:g}"
+        for i, v in enumerate(variants):
+            rows = summary[summary["variant"] == v]
+            reached = rows[column].dropna()
+            ax.scatter(np.full(len(reached), i) + np.linspace(-0.1, 0.1, len(reached)), reached,
+                       color=colors[v], alpha=0.7)
+            never = rows[column].isna().sum()
+            if never:
+                ax.scatter([i], [rows["epochs"].max() + 1], marker="x", color=colors[v], s=60)
+                ax.annotate(f"{never} never", (i, rows["epochs"].max() + 1), textcoords="offset points", xytext=(8, -3))
+            if len(reached):
+                ax.plot([i - 0.2, i + 0.2], [reached.mean()] * 2, color="black")
+        ax.set_xticks(range(len(variants)), variants)
+        ax.set_title(f"epochs to reach validation accuracy {t:g}")
+        ax.set_ylabel("epochs (black: mean of runs that reached it)")
+        ax.grid(alpha=0.3, axis="y")
+    return _save(fig, out / "epochs_to_threshold.png")
+
+
+def draw_plots(results_dir: Path) -> list[Path]:
+    """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
+    from bn_study.experiment import SPEC_FILE, load_spec
+    from bn_study.results import find_runs
+    from bn_study.summary import summary_table, write_tables
+
+    results_dir = Path(results_dir)
+    spec = load_spec(results_dir / SPEC_FILE)
+    variants = [v.name for v in spec.variants]
+    runs = [r for r in find_runs(results_dir) if r.complete and r.variant in variants]
+    if not runs:
+        from bn_study.errors import UserError
+
+        raise UserError(f"{results_dir}: no complete runs to plot")
+    out = results_dir / PLOTS_DIR
+    out.mkdir(exist_ok=True)
+    summary = summary_table(runs, spec.thresholds, variants)
+    paths = write_tables(results_dir, summary)
+    present = [v for v in variants if any(r.variant == v for r in runs)]
+    if "article_figure" in spec.plots:
+        first = min(r.seed for r in runs)
+        paths += [article_figure(r, out) for r in runs if r.seed == first]
+    if "compare_accuracy" in spec.plots:
+        paths.append(overlay(runs, present, "accuracy", out, "compare_accuracy.png", "Accuracy"))
+    if "loss" in spec.plots:
+        paths.append(overlay(runs, present, "loss", out, "loss.png", "Loss"))
+    if "mean_curves" in spec.plots:
+        paths.append(mean_curves(runs, present, out))
+    if "test_accuracy" in spec.plots:
+        paths.append(test_accuracy(summary, present, out))
+    if "epochs_to_threshold" in spec.plots:
+        paths.append(epochs_to_threshold(summary, present, spec.thresholds, out))
+    return paths

@@ -1,0 +1,216 @@
+"""REPORT.md and a self-contained REPORT.html for an experiment, from its result files alone.
+
+The setup comes from the runs' resolved config.yaml and run.json, the numbers from summary.csv's
+figures, the verdicts from the claims declared in the experiment's YAML (claims.py states the rules).
+"""
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bn_study import claims as claims_mod
+from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.results import RunRecord, find_runs, write_text
+from bn_study.summary import mean_ci, summary_table
+
+REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
+TABLE_FIGURES = {
+    "test_accuracy": "test accuracy",
+    "test_loss": "test loss",
+    "final_val_accuracy": "validation accuracy, last epoch",
+    "best_val_accuracy": "validation accuracy, best epoch",
+    "best_minus_final_val_accuracy": "best − last validation accuracy",
+    "gap_accuracy": "train − validation accuracy, last epoch",
+    "final_val_loss": "validation loss, last epoch",
+    "min_val_loss": "validation loss, lowest",
+    "val_accuracy_epoch1": "validation accuracy after epoch 1",
+    "val_accuracy_std_late": "std of validation accuracy over the 2nd half of epochs",
+    "seconds_per_epoch": "seconds per epoch (median)",
+}
+PLOT_CAPTIONS = {
+    "mean_curves.png": "Mean ± 1 std over seeds of the four curves.",
+    "test_accuracy.png": "Test accuracy of every seed, with the mean and its 95% CI.",
+    "epochs_to_threshold.png": "Epochs until validation accuracy first reached each threshold.",
+    "compare_accuracy.png": "One seed, variants overlaid: validation (solid) and training (dashed) accuracy.",
+    "loss.png": "One seed, variants overlaid: validation (solid) and training (dashed) loss.",
+}
+
+
+def _cell(values: pd.Series, digits: int = 4) -> str:
+    n, mean, std, low, high = mean_ci(values)
+    if n == 0:
+        return "—"
+    if n == 1:
+        return f"{mean:.{digits}g} (n=1)"
+    return f"{mean:.{digits}g} ± {std:.2g} [{low:.{digits}g}, {high:.{digits}g}] (n={n})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _layer_text(layer: dict) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in layer.items() if k != "class")
+    return f"{layer['class']}({args})"
+
+
+def _parameters(config: dict) -> int:
+    from bn_study.config import ModelConfig, from_raw
+    from bn_study.models import build_model
+
+    return build_model(from_raw(ModelConfig, config["model"], "model.")).count_params()
+
+
+def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
+    lines = ["## Setup", ""]
+    first = runs[0]
+    lines.append(f"- Data: MNIST from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
+                 f"{first.run.get('n_val'):,} validation (the last {first.config['train']['validation_split']:g} of the "
+                 f"training arrays, as Keras' validation_split), {first.run.get('n_test'):,} test images.")
+    for v in spec.variants:
+        run = next((r for r in runs if r.variant == v.name), None)
+        if run is None:
+            continue
+        c = run.config
+        opt = {k: val for k, val in c["optimizer"].items() if k != "class"}
+        lines.append(f"- **{v.name}** ({v.config}{', ' + ' '.join(v.set) if v.set else ''}): "
+                     f"{len(c['model']['layers'])} layers, {_parameters(c):,} parameters: "
+                     + " → ".join(_layer_text(l) for l in c["model"]["layers"]))
+        lines.append(f"  - {c['optimizer']['class']}({', '.join(f'{k}={x}' for k, x in opt.items()) or 'Keras defaults'}), "
+                     f"loss {c['train']['loss']}, batch {c['train']['batch_size']}, {c['train']['epochs']} epochs, "
+                     f"shuffle {c['train']['shuffle']}, op determinism {c['train']['deterministic']}")
+    seeds = sorted({r.seed for r in runs})
+    wall = sum(r.run.get("total_seconds", 0) for r in runs)
+    r0 = first.run
+    lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
+              f"- Device: {r0.get('device')}; Python {r0.get('python')}, TensorFlow {r0.get('tensorflow')}, "
+              f"Keras {r0.get('keras')}",
+              f"- Wall time of all runs: {wall / 60:.1f} min", ""]
+    return "\n".join(lines)
+
+
+def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> str:
+    figures = dict(TABLE_FIGURES)
+    for t in thresholds:
+        figures[f"epochs_to_val_{t:g}"] = f"epochs to validation accuracy {t:g} (runs that reached it)"
+    rows = [[label] + [_cell(summary.loc[summary["variant"] == v, f]) for v in variants]
+            for f, label in figures.items() if f in summary.columns]
+    return "\n".join(["## Results over seeds", "",
+                      "Mean ± standard deviation [95% Student-t confidence interval of the mean] (n runs).", "",
+                      _table(["figure"] + variants, rows), ""])
+
+
+def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
+    if not spec.claims:
+        return ""
+    rows = []
+    for i, claim in enumerate(spec.claims, 1):
+        v = claims_mod.judge(claim, summary)
+        what = f"{claim.test}: {claim.metric}" + (f" ({claim.expect} for {claim.treatment})" if claim.expect else "")
+        source = f"<br>*{claim.source}*" if claim.source else ""
+        rows.append([str(i), claim.claim + source, what, v.evidence, f"**{v.verdict}**"])
+    return "\n".join(["## Claims", "", _table(["#", "claim", "test", "evidence", "verdict"], rows), "",
+                      f"Verdict rules (α = {claims_mod.ALPHA}, n = runs per variant as shown):", "",
+                      claims_mod.RULES, ""])
+
+
+def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants: list[str]) -> str:
+    """What the curves show beyond the article's figure, stated from the numbers."""
+    lines = ["## What the curves show that the article does not mention", ""]
+    by = {v: summary[summary["variant"] == v] for v in variants}
+    for v in variants:
+        rows = by[v]
+        if rows.empty:
+            continue
+        cfg = next(r.config for r in runs if r.variant == v)
+        bn_layers = [l for l in cfg["model"]["layers"] if "BatchNormalization" in l["class"]]
+        text = (f"- **{v}**: validation accuracy after epoch 1 was {rows['val_accuracy_epoch1'].mean():.4f} "
+                f"(range {rows['val_accuracy_epoch1'].min():.4f}–{rows['val_accuracy_epoch1'].max():.4f}); "
+                f"the best epoch was on average {rows['best_val_epoch'].mean():.1f} of {rows['epochs'].max()}, and "
+                f"validation loss ended {rows['final_val_loss'].mean() / rows['min_val_loss'].mean():.2f}× its lowest "
+                f"value while training accuracy ended at {rows['final_accuracy'].mean():.4f}.")
+        if bn_layers:
+            momentum = bn_layers[0].get("momentum", 0.99)
+            n_train = next(r.run.get("n_train") for r in runs if r.variant == v)
+            steps = int(np.ceil(n_train / cfg["train"]["batch_size"]))
+            left = momentum ** steps
+            text += (f" Its {len(bn_layers)} BatchNormalization layers normalise training batches with the batch's own "
+                     f"statistics but validation data with moving averages (momentum {momentum:g}); after the "
+                     f"{steps} steps of epoch 1 those averages still hold {left:.1%} of their initial values "
+                     f"(mean 0, variance 1), and they trail weights that change fast early on, so the early "
+                     f"validation accuracy of a BN model understates what its training-mode network already does.")
+        lines.append(text)
+    if len(variants) >= 2 and all(not by[v].empty for v in variants[:2]):
+        a, b = variants[:2]
+        ratio = by[b]["seconds_per_epoch"].median() / by[a]["seconds_per_epoch"].median()
+        lines.append(f"- Time: an epoch of **{b}** took {ratio:.2f}× as long as one of **{a}** (median over runs).")
+    return "\n".join(lines + [""])
+
+
+def plots_section(results_dir: Path, variants: list[str]) -> str:
+    lines = ["## Plots", ""]
+    plots = results_dir / "plots"
+    names = [f"article_figure_{v}.png" for v in variants] + list(PLOT_CAPTIONS)
+    for name in names:
+        if (plots / name).is_file():
+            caption = PLOT_CAPTIONS.get(name, "The article's figure, redrawn from this run's history.csv.")
+            lines += [f"![{name}](plots/{name})", "", f"*{caption}*", ""]
+    return "\n".join(lines)
+
+
+def render_markdown(results_dir: Path) -> str:
+    results_dir = Path(results_dir)
+    spec = load_spec(results_dir / SPEC_FILE)
+    variants = [v.name for v in spec.variants]
+    all_runs = [r for r in find_runs(results_dir) if r.variant in variants]
+    runs = [r for r in all_runs if r.complete]
+    expected = len(variants) * len(spec.seeds)
+    missing = [f"{v}/seed-{s}" for v in variants for s in spec.seeds
+               if not any(r.variant == v and r.seed == s for r in runs)]
+    summary = summary_table(runs, spec.thresholds, variants)
+    head = [f"# Report: {spec.name}", "",
+            f"Written by `python -m bn_study report {results_dir}` on "
+            f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
+            f"Complete runs: {len(runs)} of {expected} ({len(variants)} variants × {len(spec.seeds)} seeds)"
+            + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]
+    if not runs:
+        return "\n".join(head + ["No complete runs yet."])
+    parts = [setup_section(spec, runs), results_section(summary, variants, spec.thresholds),
+             claims_section(spec, summary), observations_section(summary, runs, variants),
+             plots_section(results_dir, variants)]
+    return "\n".join(head + parts)
+
+
+def to_html(markdown_text: str, results_dir: Path, title: str) -> str:
+    """One HTML page that opens offline: tables rendered, every image inlined as a data URI."""
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+
+    def inline(match: re.Match) -> str:
+        data = base64.b64encode((results_dir / match.group(1)).read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^"]+\.png)"', inline, body)
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
+             "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #bbb;padding:4px 6px;"
+             "vertical-align:top}img{max-width:100%}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def write_reports(results_dir: Path) -> list[Path]:
+    """REPORT.md and REPORT.html in results_dir."""
+    results_dir = Path(results_dir)
+    text = render_markdown(results_dir)
+    md, html = results_dir / REPORT_MD, results_dir / REPORT_HTML
+    write_text(md, text)
+    write_text(html, to_html(text, results_dir, f"bn_study report: {results_dir.name}"))
+    return [md, html]

@@ -1,0 +1,108 @@
+"""Per-run figures (summary.csv) and their statistics over seeds (aggregate.csv), with pandas.
+
+Epoch numbers here are 1-based counts ("reached 0.99 after 3 epochs"); history.csv keeps
+Keras' 0-based `epoch` column as CSVLogger writes it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bn_study.results import RunRecord
+
+SUMMARY_FILE, AGGREGATE_FILE = "summary.csv", "aggregate.csv"
+
+
+def epochs_to(history: pd.DataFrame, column: str, threshold: float) -> float:
+    """Epochs trained until `column` first reached `threshold` (NaN if it never did)."""
+    reached = np.flatnonzero(history[column].to_numpy() >= threshold)
+    return float(reached[0] + 1) if len(reached) else float("nan")
+
+
+FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "final_val_loss",
+           "best_val_accuracy", "best_val_epoch", "best_minus_final_val_accuracy", "min_val_loss",
+           "test_accuracy", "test_loss", "gap_accuracy", "val_accuracy_epoch1", "val_accuracy_std_late",
+           "train_seconds", "seconds_per_epoch")
+
+
+def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
+    """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
+    return FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds)
+
+
+def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
+    """One summary.csv row: end-of-training, best and test figures of a complete run."""
+    h = run.history
+    last = h.iloc[-1]
+    late = h["val_accuracy"].iloc[len(h) // 2:]  # second half of training: past the fast rise
+    row = {
+        "variant": run.variant,
+        "seed": run.seed,
+        "epochs": len(h),
+        "final_accuracy": last["accuracy"],
+        "final_val_accuracy": last["val_accuracy"],
+        "final_loss": last["loss"],
+        "final_val_loss": last["val_loss"],
+        "best_val_accuracy": h["val_accuracy"].max(),
+        "best_val_epoch": int(h["val_accuracy"].idxmax()) + 1,
+        "best_minus_final_val_accuracy": h["val_accuracy"].max() - last["val_accuracy"],
+        "min_val_loss": h["val_loss"].min(),
+        "test_accuracy": run.metrics.get("test_accuracy", np.nan),
+        "test_loss": run.metrics.get("test_loss", np.nan),
+        "gap_accuracy": last["accuracy"] - last["val_accuracy"],
+        "val_accuracy_epoch1": h["val_accuracy"].iloc[0],
+        "val_accuracy_std_late": late.std(ddof=1) if len(late) > 1 else np.nan,
+    }
+    for t in thresholds:
+        row[f"epochs_to_val_{t:g}"] = epochs_to(h, "val_accuracy", t)
+    row["train_seconds"] = h["seconds"].sum()
+    row["seconds_per_epoch"] = h["seconds"].iloc[1:].median() if len(h) > 1 else h["seconds"].iloc[0]
+    return row
+
+
+def summary_table(runs: list[RunRecord], thresholds: tuple[float, ...], variants: list[str]) -> pd.DataFrame:
+    """summary.csv: one row per complete run, variants in the experiment's order."""
+    rows = [summarize_run(r, thresholds) for r in runs if r.complete]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["variant"] = pd.Categorical(table["variant"], categories=variants, ordered=True)
+    return table.sort_values(["variant", "seed"]).reset_index(drop=True)
+
+
+def mean_ci(values, confidence: float = 0.95) -> tuple[int, float, float, float, float]:
+    """n, mean, sample std and the Student-t confidence interval of the mean (NaN when n < 2)."""
+    x = pd.Series(values, dtype=float).dropna().to_numpy()
+    n = len(x)
+    if n == 0:
+        return 0, np.nan, np.nan, np.nan, np.nan
+    mean = x.mean()
+    if n < 2:
+        return n, mean, np.nan, np.nan, np.nan
+    std = x.std(ddof=1)
+    half = stats.t.ppf(0.5 + confidence / 2, df=n - 1) * std / np.sqrt(n)
+    return n, mean, std, mean - half, mean + half
+
+
+def aggregate_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """aggregate.csv: per variant and figure, n, mean, std and the 95% Student-t CI (tidy rows)."""
+    figures = [c for c in summary.columns if c not in ("variant", "seed")]
+    rows = []
+    for variant, group in summary.groupby("variant", observed=True, sort=True):
+        for figure in figures:
+            n, mean, std, low, high = mean_ci(group[figure])
+            rows.append({"variant": variant, "figure": figure, "n": n, "mean": mean, "std": std,
+                         "ci95_low": low, "ci95_high": high})
+    return pd.DataFrame(rows)
+
+
+def write_tables(results_dir: Path, summary: pd.DataFrame) -> list[Path]:
+    from bn_study.results import write_text
+
+    paths = [Path(results_dir) / SUMMARY_FILE, Path(results_dir) / AGGREGATE_FILE]
+    write_text(paths[0], summary.to_csv(index=False, float_format="%.6g"))
+    write_text(paths[1], aggregate_table(summary).to_csv(index=False, float_format="%.6g"))
+    return paths

@@ -1,0 +1,103 @@
+"""End to end on the fixture: the article's experiment shrunk by --set, its files, plots and report."""
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from bn_study.cli import main
+from bn_study.experiment import load_experiment, run_experiment
+from bn_study.plots import draw_plots
+from bn_study.report import write_reports
+from tests.conftest import ON_FIXTURE, ROOT
+
+SHRINK = ON_FIXTURE + ["train.epochs=2"]
+SEEDS = (0, 1)
+PLOTS = ["article_figure_no_bn.png", "article_figure_bn.png", "compare_accuracy.png", "loss.png",
+         "mean_curves.png", "test_accuracy.png", "epochs_to_threshold.png"]
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results") / "article"
+    experiment = load_experiment(ROOT / "experiments/article.yaml", SHRINK, SEEDS)
+    counts = run_experiment(experiment, out, verbose=0, log=lambda m: None)
+    assert counts == {"complete": 4}
+    draw_plots(out)
+    write_reports(out)
+    return out
+
+
+def test_every_run_writes_its_files(results_dir):
+    for variant in ("no_bn", "bn"):
+        for seed in SEEDS:
+            run_dir = results_dir / variant / f"seed-{seed}"
+            history = pd.read_csv(run_dir / "history.csv")
+            assert list(history["epoch"]) == [0, 1]
+            assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history.columns)
+            run = json.loads((run_dir / "run.json").read_text())
+            assert run["status"] == "complete" and run["seed"] == seed
+            assert {"python", "tensorflow", "keras", "device", "started", "ended", "total_seconds"} <= set(run)
+            assert (run["n_train"], run["n_val"], run["n_test"]) == (640, 160, 200)
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
+            config = yaml.safe_load((run_dir / "config.yaml").read_text())
+            assert config["seed"] == seed and config["train"]["epochs"] == 2
+            assert not (run_dir / "backup").exists()  # checkpoints go once a run is complete
+
+
+def test_training_lowers_the_loss(results_dir):
+    for variant in ("no_bn", "bn"):
+        history = pd.read_csv(results_dir / variant / "seed-0" / "history.csv")
+        assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+
+
+def test_seeds_differ_and_tables_have_one_row_per_run(results_dir):
+    summary = pd.read_csv(results_dir / "summary.csv")
+    assert list(zip(summary["variant"], summary["seed"])) == [("no_bn", 0), ("no_bn", 1), ("bn", 0), ("bn", 1)]
+    assert summary.loc[0, "final_loss"] != summary.loc[1, "final_loss"]
+    aggregate = pd.read_csv(results_dir / "aggregate.csv")
+    row = aggregate[(aggregate["variant"] == "bn") & (aggregate["figure"] == "test_accuracy")].iloc[0]
+    assert row["n"] == 2 and row["ci95_low"] <= row["mean"] <= row["ci95_high"]
+
+
+def test_all_plots_drawn(results_dir):
+    for name in PLOTS:
+        path = results_dir / "plots" / name
+        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_redraws_from_files_alone(results_dir, capsys):
+    shutil.rmtree(results_dir / "plots")
+    assert main(["plot", str(results_dir)]) == 0
+    assert all((results_dir / "plots" / name).is_file() for name in PLOTS)
+
+
+def test_report_has_setup_table_claims_and_images(results_dir):
+    report = (results_dir / "REPORT.md").read_text()
+    assert "Complete runs: 4 of 4" in report
+    assert "431,242 parameters" in report and "433,034 parameters" in report
+    assert "| test accuracy |" in report
+    claims = [l for l in report.splitlines() if re.match(r"\| \d+ \| ", l)]
+    assert len(claims) == 10  # the ten claims of experiments/article.yaml
+    assert all(re.search(r"\*\*(supported|not supported|inconclusive)\*\* \|$", l) for l in claims)
+    assert "Welch" in report and "![mean_curves.png](plots/mean_curves.png)" in report
+    html = (results_dir / "REPORT.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(PLOTS) and 'src="plots/' not in html
+    assert "<table>" in html
+
+
+def test_rerun_trains_nothing(results_dir):
+    experiment = load_experiment(ROOT / "experiments/article.yaml", SHRINK, SEEDS)
+    assert run_experiment(experiment, results_dir, verbose=0, log=lambda m: None) == {"skipped": 4}
+
+
+def test_changed_config_is_never_mixed_with_old_results(results_dir):
+    from bn_study.errors import UserError
+
+    experiment = load_experiment(ROOT / "experiments/article.yaml", SHRINK + ["train.batch_size=100"], (0,))
+    with pytest.raises(UserError, match="holds a run of a different config"):
+        run_experiment(experiment, results_dir, verbose=0, log=lambda m: None)
+    assert json.loads((results_dir / "no_bn/seed-0/run.json").read_text())["status"] == "complete"

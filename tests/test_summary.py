@@ -1,0 +1,92 @@
+"""Statistics over seeds and the verdict rules, on constructed tables with known answers."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bn_study.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge
+from bn_study.experiment import ClaimSpec
+from bn_study.summary import aggregate_table, epochs_to, mean_ci
+
+
+def test_mean_ci_known_answer():
+    n, mean, std, low, high = mean_ci([1, 2, 3, 4, 5])
+    # std = sqrt(2.5); t(0.975, df=4) = 2.7764451; half-width = t * std / sqrt(5) = 1.963243
+    assert (n, mean) == (5, 3.0)
+    assert std == pytest.approx(math.sqrt(2.5))
+    assert (low, high) == pytest.approx((3 - 1.963243, 3 + 1.963243), abs=1e-6)
+    n, mean, std, low, high = mean_ci([0.5])
+    assert (n, mean) == (1, 0.5) and all(math.isnan(v) for v in (std, low, high))
+    assert mean_ci([np.nan, 1.0, 3.0])[0] == 2  # missing values (never reached) are not counted
+
+
+def test_aggregate_is_per_variant_and_figure():
+    summary = pd.DataFrame({"variant": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1],
+                            "test_accuracy": [0.9, 1.0, 0.5, 0.5]})
+    table = aggregate_table(summary).set_index(["variant", "figure"])
+    assert table.loc[("a", "test_accuracy"), "mean"] == pytest.approx(0.95)
+    assert table.loc[("a", "test_accuracy"), "std"] == pytest.approx(math.sqrt(0.005))
+    assert table.loc[("b", "test_accuracy"), "std"] == 0
+    assert table.loc[("b", "test_accuracy"), "n"] == 2
+
+
+def test_epochs_to_threshold_is_one_based_and_nan_when_never():
+    history = pd.DataFrame({"val_accuracy": [0.95, 0.981, 0.979, 0.991]})
+    assert epochs_to(history, "val_accuracy", 0.98) == 2
+    assert epochs_to(history, "val_accuracy", 0.99) == 4
+    assert math.isnan(epochs_to(history, "val_accuracy", 0.995))
+
+
+def _table(metric, a, b):
+    return pd.DataFrame({"variant": ["base"] * len(a) + ["treat"] * len(b), "epochs": 25,
+                         metric: list(a) + list(b)})
+
+
+def _difference(expect, metric="test_accuracy"):
+    return ClaimSpec(claim="x", test="difference", metric=metric, baseline="base", treatment="treat", expect=expect)
+
+
+BASE = np.array([0.970, 0.971, 0.969, 0.972, 0.968])
+
+
+@pytest.mark.parametrize("b, expect, verdict", [
+    (BASE + 0.02, "higher", SUPPORTED),          # clear effect on the claimed side
+    (BASE + 0.02, "lower", NOT_SUPPORTED),       # clear effect on the other side
+    (BASE[::-1] + 0.0001, "higher", INCONCLUSIVE),  # no effect
+    (BASE[:1] + 0.02, "higher", INCONCLUSIVE),   # one seed: too few for a test
+])
+def test_difference_rule(b, expect, verdict):
+    result = judge(_difference(expect), _table("test_accuracy", BASE, b))
+    assert result.verdict == verdict
+    if len(b) > 1:
+        assert "Welch p" in result.evidence
+    else:
+        assert "too few seeds" in result.evidence
+
+
+def test_never_reached_counts_as_epochs_plus_one():
+    table = _table("epochs_to_val_0.99", [np.nan] * 5, [3, 4, 3, 5, 4])
+    result = judge(_difference("lower", "epochs_to_val_0.99"), table)
+    assert result.verdict == SUPPORTED  # 26 (never, 25 epochs) against ~4
+    assert "never reached" in result.evidence and "base 5" in result.evidence
+
+
+@pytest.mark.parametrize("values, verdict", [
+    ([0.9920, 0.9921, 0.9919, 0.9920, 0.9922], SUPPORTED),     # CI inside 0.992 ± 0.002
+    ([0.9800, 0.9801, 0.9799, 0.9800, 0.9802], NOT_SUPPORTED), # CI wholly outside
+    ([0.985, 0.999, 0.990, 0.996, 0.988], INCONCLUSIVE),       # CI straddles the band's edge
+    ([0.992], INCONCLUSIVE),                                   # n = 1: no CI
+])
+def test_value_rule(values, verdict):
+    claim = ClaimSpec(claim="x", test="value", metric="test_accuracy", variant="treat", value=0.992, tolerance=0.002)
+    assert judge(claim, _table("test_accuracy", [], values)).verdict == verdict
+
+
+def test_spread_rule():
+    wide = [0.95, 0.99, 0.96, 1.00, 0.93, 0.97]
+    narrow = [0.980, 0.9801, 0.9799, 0.980, 0.9802, 0.9798]
+    claim = ClaimSpec(claim="x", test="spread", metric="test_accuracy", baseline="base", treatment="treat", expect="lower")
+    assert judge(claim, _table("test_accuracy", wide, narrow)).verdict == SUPPORTED
+    assert judge(claim, _table("test_accuracy", narrow, wide)).verdict == NOT_SUPPORTED
+    assert judge(claim, _table("test_accuracy", wide, wide[::-1])).verdict == INCONCLUSIVE
