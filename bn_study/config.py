@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -109,6 +110,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 raise UserError(f"{self.name}:{line}: key '{key}' is given twice")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads 1e-3 as a string (it wants 1.0e-3); accept the exponent form users write.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def read_yaml(path: Path) -> Any:
@@ -255,7 +264,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise UserError(f"--set {text}: expected KEY=VALUE, e.g. --set train.epochs=2")
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), yaml.load(value, Loader=_UniqueKeyLoader)
     except yaml.YAMLError:
         raise UserError(f"--set {text}: the value is not valid YAML") from None
 

@@ -50,7 +50,7 @@ def test_extends_overrides_only_what_differs(tmp_path, base):
 
 def test_set_overrides_with_yaml_values(base):
     config = load_config(base, ["train.epochs=2", "data.train_limit=2000", "model.layers.1.units=7",
-                                "optimizer.learning_rate=0.01"], seed=3)
+                                "optimizer.learning_rate=1e-2"], seed=3)
     assert config.train.epochs == 2 and config.data.train_limit == 2000 and config.seed == 3
     assert config.model.layers[1].args["units"] == 7
     assert config.optimizer.args["learning_rate"] == 0.01

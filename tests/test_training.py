@@ -1,0 +1,84 @@
+"""One run on the fixture: repeatability, resume after an interruption, and history bookkeeping."""
+import json
+
+import pandas as pd
+import pytest
+
+from bn_study import training
+from bn_study.config import load_config
+from bn_study.data import load_mnist
+from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
+
+COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
+
+
+def _config(epochs=2, extra=()):
+    return load_config(ROOT / "configs/article_bn.yaml", ON_FIXTURE + [f"train.epochs={epochs}", *extra])
+
+
+def _history(run_dir):
+    return pd.read_csv(run_dir / "history.csv")[COLUMNS]
+
+
+def test_same_seed_same_history_other_seed_differs(tmp_path, mnist):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        training.train_run(_config().with_seed(seed), tmp_path / name, mnist, verbose=0, log=lambda m: None)
+    pd.testing.assert_frame_equal(_history(tmp_path / "a"), _history(tmp_path / "b"))
+    assert not _history(tmp_path / "a").equals(_history(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("hook, rows_left", [
+    # Interrupted before CSVLogger wrote epoch 2's row: history has epoch 0 only.
+    ((training.EpochClock, "on_epoch_end"), [0]),
+    # Interrupted after the row was written but before BackupAndRestore saved epoch 2: the row
+    # stays until the rerun retrains epoch 2 and ResumeHistory drops it first.
+    ((training.keras.callbacks.CSVLogger, "on_epoch_end"), [0, 1]),
+])
+def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, mnist, monkeypatch, hook, rows_left):
+    config = _config(epochs=3)
+    cls, method = hook
+    original = getattr(cls, method)
+
+    def stop_in_epoch_2(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt("test")
+
+    monkeypatch.setattr(cls, method, stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["status"] == "interrupted" and not (tmp_path / "metrics.json").exists()
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == rows_left
+
+    monkeypatch.setattr(cls, method, original)
+    assert training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None) == "complete"
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["status"] == "complete" and run["attempts"] == 2
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [0, 1, 2]
+    assert training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None) == training.SKIPPED
+
+
+def test_resume_history_drops_rows_that_will_be_retrained(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,accuracy,loss\n0,0.5,1.0\n1,0.6,0.9\n2,0.7,0.8\n3,0.8,0.7\n4,0.9")
+    callback = training.ResumeHistory(path)
+    callback.on_epoch_begin(2)
+    assert path.read_text() == "epoch,accuracy,loss\n0,0.5,1.0\n1,0.6,0.9\n"
+    path.write_text(path.read_text() + "2,0.1,0.1\n")
+    callback.on_epoch_begin(3)  # only the first epoch of an attempt trims
+    assert path.read_text().count("\n") == 4
+
+
+def test_divergence_is_recorded_not_retried(tmp_path, mnist):
+    config = load_config(ROOT / "configs/article_no_bn.yaml",
+                         ON_FIXTURE + ["train.epochs=3", "optimizer.learning_rate=1e12"])
+    status = training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert status == run["status"] == "diverged" and run["diverged_epoch"] is not None
+    assert training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None) == training.SKIPPED
