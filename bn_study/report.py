@@ -131,8 +131,10 @@ def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants:
             continue
         cfg = next(r.config for r in runs if r.variant == v)
         bn_layers = [l for l in cfg["model"]["layers"] if "BatchNormalization" in l["class"]]
+        train_epoch1 = np.mean([r.history["accuracy"].iloc[0] for r in runs if r.variant == v])
         text = (f"- **{v}**: validation accuracy after epoch 1 was {rows['val_accuracy_epoch1'].mean():.4f} "
-                f"(range {rows['val_accuracy_epoch1'].min():.4f}–{rows['val_accuracy_epoch1'].max():.4f}); "
+                f"(range {rows['val_accuracy_epoch1'].min():.4f}–{rows['val_accuracy_epoch1'].max():.4f} over "
+                f"{len(rows)} seeds) against a training accuracy of {train_epoch1:.4f} averaged over epoch 1's batches; "
                 f"the best epoch was on average {rows['best_val_epoch'].mean():.1f} of {rows['epochs'].max()}, and "
                 f"validation loss ended {rows['final_val_loss'].mean() / rows['min_val_loss'].mean():.2f}× its lowest "
                 f"value while training accuracy ended at {rows['final_accuracy'].mean():.4f}.")
