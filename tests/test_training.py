@@ -21,6 +21,13 @@ def _config(epochs=2, extra=()):
     return load_config(ROOT / "configs/article_bn.yaml", ON_FIXTURE + [f"train.epochs={epochs}", *extra])
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, mnist):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    training.train_run(_config(epochs=3), run_dir, mnist, verbose=0, log=lambda m: None)
+    return run_dir
+
+
 def _history(run_dir):
     return pd.read_csv(run_dir / "history.csv")[COLUMNS]
 
@@ -39,7 +46,7 @@ def test_same_seed_same_history_other_seed_differs(tmp_path, mnist):
     # stays until the rerun retrains epoch 2 and ResumeHistory drops it first.
     ((training.keras.callbacks.CSVLogger, "on_epoch_end"), [0, 1]),
 ])
-def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, mnist, monkeypatch, hook, rows_left):
+def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, mnist, monkeypatch, hook, rows_left, uninterrupted):
     config = _config(epochs=3)
     cls, method = hook
     original = getattr(cls, method)
@@ -61,6 +68,9 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, mnist, monkeypatc
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["status"] == "complete" and run["attempts"] == 2
     assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [0, 1, 2]
+    # On the CPU with op determinism, the resumed run is the uninterrupted run, number for number.
+    pd.testing.assert_frame_equal(_history(tmp_path), _history(uninterrupted))
+    assert (tmp_path / "metrics.json").read_text() == (uninterrupted / "metrics.json").read_text()
     assert training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None) == training.SKIPPED
 
 
