@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bn_study: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("bn_study: interrupted; rerun the same command to resume", file=sys.stderr)
+        print("bn_study: interrupted; rerun the same command to resume from the last complete epoch",
+              file=sys.stderr)
         return 130
     return 0

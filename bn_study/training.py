@@ -119,9 +119,8 @@ def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | 
         old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             status = _fit_and_evaluate(config, run_dir, mnist, record, verbose)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the CLI prints how to continue
             status = "interrupted"
-            log(f"interrupted: rerun the same command to resume {run_dir} from its last complete epoch")
             raise
         except BaseException:
             status = "failed"
