@@ -7,9 +7,10 @@ import keras
 
 from bn_study.config import ClassSpec, ModelConfig, RunConfig
 from bn_study.errors import UserError
+from bn_study.layers import ManualBatchNorm
 
 # Layers of bn_study's own that configs may name beside Keras' (class name -> class).
-CUSTOM_LAYERS: dict[str, type] = {}
+CUSTOM_LAYERS: dict[str, type] = {"ManualBatchNorm": ManualBatchNorm}
 
 
 def _first_line(error: Exception) -> str:

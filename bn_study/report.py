@@ -130,7 +130,7 @@ def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants:
         if rows.empty:
             continue
         cfg = next(r.config for r in runs if r.variant == v)
-        bn_layers = [l for l in cfg["model"]["layers"] if "BatchNormalization" in l["class"]]
+        bn_layers = [l for l in cfg["model"]["layers"] if l["class"] in ("BatchNormalization", "ManualBatchNorm")]
         train_epoch1 = np.mean([r.history["accuracy"].iloc[0] for r in runs if r.variant == v])
         text = (f"- **{v}**: validation accuracy after epoch 1 was {rows['val_accuracy_epoch1'].mean():.4f} "
                 f"(range {rows['val_accuracy_epoch1'].min():.4f}–{rows['val_accuracy_epoch1'].max():.4f} over "
