@@ -71,11 +71,21 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class ProbeConfig:
+    """Look inside during training (bn_study/probe.py): off unless a config sets it."""
+
+    layers: tuple[int, ...] = field(metadata=_check(lambda v: len(v) > 0 and min(v) >= 0, "a non-empty list of layer positions"))
+    every: int = field(default=24, metadata=_check(lambda v: v > 0, "a positive number of steps"))
+    batch: int = field(default=256, metadata=_check(lambda v: v > 0, "a positive number of validation images"))
+
+
+@dataclass(frozen=True)
 class RunConfig:
     model: ModelConfig
     optimizer: ClassSpec
     train: TrainConfig
     data: DataConfig = DataConfig()
+    probe: ProbeConfig | None = None
     seed: int = field(default=0, metadata=_check(lambda v: v >= 0, "a non-negative integer"))
 
     def to_raw(self) -> dict:
@@ -294,7 +304,9 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
             node[part] = value
         else:
             if isinstance(node, dict):
-                node = node.setdefault(part, {})
+                if node.get(part) is None:  # an optional section switched on by --set
+                    node[part] = {}
+                node = node[part]
             else:
                 node = node[part]
         seen.append(str(part))

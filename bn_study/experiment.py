@@ -15,7 +15,7 @@ from bn_study.config import RunConfig, suggest, dump_yaml, from_raw, load_config
 from bn_study.errors import UserError
 from bn_study.summary import figure_names
 
-PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold")
+PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold", "probe")
 TESTS = ("difference", "value", "spread")
 SPEC_FILE = "experiment.yaml"
 

@@ -61,6 +61,11 @@ def check_buildable(config: RunConfig) -> None:
     """Build model, optimizer, loss and metrics once so every Keras-level mistake shows early."""
     build_model(config.model)
     build_optimizer(config.optimizer)
+    if config.probe is not None:
+        n_layers = len(config.model.layers)
+        bad = [p for p in config.probe.layers if p >= n_layers]
+        if bad:
+            raise UserError(f"probe.layers: position {bad[0]} is past the model's {n_layers} layers (0..{n_layers - 1})")
     try:
         keras.losses.get(config.train.loss)
     except Exception as e:

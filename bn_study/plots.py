@@ -174,6 +174,56 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
     return _save(fig, out / "epochs_to_threshold.png")
 
 
+def _probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.DataFrame]:
+    """probe.csv of each variant's first seed that has one."""
+    from bn_study.probe import PROBE_FILE
+
+    tables = {}
+    for v in variants:
+        for run in sorted((r for r in runs if r.variant == v), key=lambda r: r.seed):
+            if (run.directory / PROBE_FILE).is_file():
+                tables[v] = pd.read_csv(run.directory / PROBE_FILE).assign(seed=run.seed)
+                break
+    return tables
+
+
+def probe_plots(runs: list[RunRecord], variants: list[str], out: Path) -> list[Path]:
+    """Percentile bands of unit 0's pre-activation per probed layer, and kernel gradient norms."""
+    tables = _probe_tables(runs, variants)
+    if not tables:
+        return []
+    names = list(tables)
+    rows = max(t.loc[t["statistic"] == "pre_p50", "layer"].nunique() for t in tables.values())
+    fig, axes = plt.subplots(rows, len(names), figsize=(5.5 * len(names), 2.8 * rows), squeeze=False, sharex=True)
+    for col, v in enumerate(names):
+        t = tables[v]
+        layers = list(dict.fromkeys(t.loc[t["statistic"] == "pre_p50", "layer"]))
+        for row, layer in enumerate(layers):
+            ax = axes[row][col]
+            wide = t[t["layer"] == layer].pivot_table(index="step", columns="statistic", values="value")
+            ax.fill_between(wide.index, wide["pre_p15"], wide["pre_p85"], alpha=0.3, label="15th–85th")
+            ax.plot(wide.index, wide["pre_p50"], label="50th")
+            ax.set_title(f"{v} (seed {t['seed'].iloc[0]}): layer {layer}, unit 0", fontsize=10)
+            ax.grid(alpha=0.3)
+        axes[-1][col].set_xlabel("training step")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Pre-activation of unit 0 over the probe batch: 15th, 50th, 85th percentiles "
+                 "(Ioffe & Szegedy 2015, Fig. 1b,c)")
+    paths = [_save(fig, out / "probe_percentiles.png")]
+
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False, sharey=True)
+    for ax, v in zip(axes[0], names):
+        g = tables[v][tables[v]["statistic"] == "grad_norm"]
+        for layer, rows_ in g.groupby("layer", sort=False):
+            ax.plot(rows_["step"], rows_["value"], label=layer)
+        ax.set_yscale("log")
+        ax.set_title(f"{v}: kernel gradient L2 norm")
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return paths + [_save(fig, out / "gradient_norms.png")]
+
+
 def draw_plots(results_dir: Path) -> list[Path]:
     """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
     from bn_study.experiment import SPEC_FILE, load_spec
@@ -206,4 +256,6 @@ def draw_plots(results_dir: Path) -> list[Path]:
         paths.append(test_accuracy(summary, present, out))
     if "epochs_to_threshold" in spec.plots:
         paths.append(epochs_to_threshold(summary, present, spec.thresholds, out))
+    if "probe" in spec.plots:
+        paths += probe_plots(runs, present, out)
     return paths

@@ -23,6 +23,7 @@ from bn_study.config import RunConfig, dump_yaml
 from bn_study.data import Mnist, split
 from bn_study.errors import UserError
 from bn_study.models import build_model, build_optimizer
+from bn_study.probe import PROBE_FILE, ProbeCallback
 
 SKIPPED = "skipped"
 
@@ -150,6 +151,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
         EpochClock(),
         keras.callbacks.CSVLogger(str(history_path), append=True),
         keras.callbacks.TerminateOnNaN(),
+        *([ProbeCallback(config.probe, splits.x_val, splits.y_val, train.loss, run_dir / PROBE_FILE)]
+          if config.probe else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
         keras.callbacks.BackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
     ]

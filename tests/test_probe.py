@@ -1,0 +1,44 @@
+"""The probe callback: off costs nothing, on records the right rows and leaves training unchanged."""
+import pandas as pd
+import pytest
+
+from bn_study import training
+from bn_study.config import load_config
+from bn_study.data import load_mnist
+from bn_study.errors import UserError
+from bn_study.models import check_buildable
+from bn_study.probe import PROBE_FILE
+from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
+
+BN = ROOT / "configs/article_bn.yaml"
+
+
+def test_probe_records_without_changing_training(tmp_path):
+    mnist = load_mnist(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
+    plain = load_config(BN, ON_FIXTURE + ["train.epochs=2"])
+    probed = load_config(BN, ON_FIXTURE + ["train.epochs=2", "probe.layers=[0,4,9]", "probe.every=2", "probe.batch=100"])
+    for name, config in (("plain", plain), ("probed", probed)):
+        training.train_run(config, tmp_path / name, mnist, verbose=0, log=lambda m: None)
+    assert not (tmp_path / "plain" / PROBE_FILE).exists()
+    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain/history.csv")[columns],
+                                  pd.read_csv(tmp_path / "probed/history.csv")[columns])
+
+    table = pd.read_csv(tmp_path / "probed" / PROBE_FILE)
+    assert list(table.columns) == ["step", "epoch", "layer", "statistic", "value"]
+    # 640 images / batch 250 = 3 steps per epoch, 6 in all: records at steps 0, 2, 4, 6.
+    assert sorted(table["step"].unique()) == [0, 2, 4, 6]
+    one = table[table["step"] == 2]
+    assert set(one.loc[one["statistic"] == "pre_p50", "layer"]) == {"0:Conv2D", "4:Conv2D", "9:Dense"}
+    assert set(one.loc[one["statistic"] == "grad_norm", "layer"]) == {"0:Conv2D", "4:Conv2D", "9:Dense", "11:Dense"}
+    wide = one.pivot_table(index="layer", columns="statistic", values="value")
+    probed = wide.dropna(subset=["pre_p50"])
+    assert len(probed) == 3 and (probed["pre_p15"] <= probed["pre_p50"]).all()
+    assert (probed["pre_p50"] <= probed["pre_p85"]).all() and (probed["pre_std"] > 0).all()
+    assert (wide["grad_norm"] > 0).all()
+
+
+def test_probe_position_past_the_model_is_a_user_error():
+    config = load_config(BN, ["probe.layers=[0,12]"])
+    with pytest.raises(UserError, match=r"probe.layers: position 12 is past the model's 12 layers \(0..11\)"):
+        check_buildable(config)
