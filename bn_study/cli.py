@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write REPORT.md and REPORT.html from an experiment's result files")
     p.add_argument("results_dir", type=Path)
 
+    p = sub.add_parser("bench", help="time bn_study against the article's plain Keras script, side by side")
+    p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
+    p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
+    p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn")
+    p.add_argument("--arms", default="reference,bn_study", help="comma-separated; the first is the baseline")
+    p.add_argument("--set", dest="overrides", **overrides)
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "bench")
+
     p = sub.add_parser("data", help="fetch MNIST (if needed) and verify its checksums")
     p.add_argument("--path", help="a Keras-format mnist.npz to verify instead of the usual sources")
     return parser
@@ -109,6 +117,21 @@ def cmd_report(args) -> None:
 
     for path in write_reports(args.results_dir):
         print(f"wrote {path}")
+
+
+def cmd_bench(args) -> None:
+    from bn_study.bench import ARMS, CONFIGS, run_bench
+
+    models, arms = args.variants.split(","), args.arms.split(",")
+    for name, known, values in (("--variants", CONFIGS, models), ("--arms", ARMS, arms)):
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            raise UserError(f"{name}: unknown '{unknown[0]}'; known: {', '.join(known)}")
+    if args.epochs < 2 or args.pairs < 1:
+        raise UserError("--epochs must be at least 2 (the first is warm-up) and --pairs at least 1")
+    table = run_bench(models, arms, args.epochs, args.pairs, args.overrides, args.out)
+    print(table.to_string(index=False))
+    print(f"wrote {args.out / 'bench.csv'} and {args.out / 'README.md'}")
 
 
 def cmd_data(args) -> None:
