@@ -3,7 +3,7 @@
 Each measurement is a separate process (fresh TensorFlow, own peak RSS), arms alternate
 A B A B ... for `pairs` rounds, and the first epoch of every process is warm-up, excluded. Seconds
 per epoch are wall time from epoch begin to epoch end (training steps + validation), as
-history.csv's `seconds`. Arms:
+history.csv's `seconds`; for bn_study arms `median_val_s` is the validation pass alone. Arms:
 - reference: the article's script (Sequential, fit on NumPy arrays with validation_split),
 - bn_study: `python -m bn_study run` with its callbacks and files,
 - bn_study_probe: the same with the probe on (cost of looking inside),
@@ -86,12 +86,16 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
         if arm == "reference":
             report = json.loads(stdout.read_text().strip().splitlines()[-1])
             seconds, n_train = report["seconds"], report["n_train"]
+            validation = None
         else:
-            seconds = pd.read_csv(out / "history.csv")["seconds"].tolist()
+            history = pd.read_csv(out / "history.csv")
+            seconds = history["seconds"].tolist()
+            validation = statistics.median(history["val_seconds"].iloc[1:] if len(history) > 1 else history["val_seconds"])
             n_train = json.loads((out / "run.json").read_text())["n_train"]
     steady = seconds[1:] or seconds
     per_epoch = statistics.median(steady)
     return {"arm": arm, "model": model, "epochs_timed": len(steady), "median_epoch_s": round(per_epoch, 3),
+            "median_val_s": None if validation is None else round(validation, 3),
             "samples_per_s": round(n_train / per_epoch, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
@@ -123,7 +127,7 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
 
     ratio = "ratio_to_" + arms[0]
     summary = table.groupby(["model", "arm"], sort=False).agg(
-        median_epoch_s=("median_epoch_s", "median"), samples_per_s=("samples_per_s", "median"),
+        median_epoch_s=("median_epoch_s", "median"), median_val_s=("median_val_s", "median"), samples_per_s=("samples_per_s", "median"),
         median_ratio=(ratio, "median"), min_ratio=(ratio, "min"), max_ratio=(ratio, "max"),
         peak_rss_mb=("peak_rss_mb", "max")).reset_index()
     threads = (f"TensorFlow intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default (all cores)'}, "

@@ -140,5 +140,5 @@ def find_runs(results_dir: Path) -> list[RunRecord]:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"{results_dir}: no such results directory")
-    runs = [read_run(p.parent) for p in sorted(results_dir.glob(f"*/seed-*/{RUN_FILE}"))]
-    return sorted(runs, key=lambda r: (r.run.get("variant_index", 0), r.variant, r.seed))
+    runs = [read_run(p.parent) for p in results_dir.glob(f"*/seed-*/{RUN_FILE}")]
+    return sorted(runs, key=lambda r: (r.variant, r.seed))

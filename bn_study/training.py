@@ -29,16 +29,24 @@ SKIPPED = "skipped"
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Adds the wall seconds of each epoch (training + validation) to the logs as 'seconds'.
+    """Adds each epoch's wall seconds to the logs: 'seconds' (training + validation) and
+    'val_seconds' (the validation pass alone), so history.csv shows where an epoch's time goes.
 
-    Placed before CSVLogger, which shares the same logs dict, so history.csv gets the column.
+    Placed before CSVLogger, which shares the same logs dict, so history.csv gets the columns.
     """
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start, self._val_seconds = time.perf_counter(), 0.0
+
+    def on_test_begin(self, logs=None):
+        self._val_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        self._val_seconds += time.perf_counter() - self._val_start
 
     def on_epoch_end(self, epoch, logs=None):
         logs["seconds"] = round(time.perf_counter() - self._start, 3)
+        logs["val_seconds"] = round(self._val_seconds, 3)
 
 
 class ResumeHistory(keras.callbacks.Callback):
