@@ -36,7 +36,7 @@ class Verdict:
 
 
 def _values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
-    rows = summary[summary["variant"] == variant]
+    rows = summary[(summary["variant"] == variant) & (summary["status"] == "complete")]
     values = rows[metric].astype(float)
     if metric.startswith("epochs_to"):
         values = values.fillna(rows["epochs"] + 1)
@@ -47,7 +47,8 @@ def _never_reached(summary: pd.DataFrame, claim: ClaimSpec) -> str:
     """'; never reached ...' for epochs_to_* claims where some runs did not reach the threshold."""
     if not claim.metric.startswith("epochs_to"):
         return ""
-    counts = {v: int(summary.loc[summary["variant"] == v, claim.metric].isna().sum())
+    done = summary[summary["status"] == "complete"]
+    counts = {v: int(done.loc[done["variant"] == v, claim.metric].isna().sum())
               for v in (claim.baseline, claim.treatment)}
     never = ", ".join(f"{v} {n}" for v, n in counts.items() if n)
     return f"; runs that never reached it (counted as epochs + 1): {never}" if never else ""

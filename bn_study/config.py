@@ -201,6 +201,8 @@ def _convert(tp, value, key: str):
         if not isinstance(value, list | tuple):
             raise UserError(f"{key}: expected a list, got {value!r}")
         return tuple(_convert(inner, v, f"{key}.{i}") for i, v in enumerate(value))
+    if tp is Any:
+        return value
     if tp is ClassSpec:
         if not isinstance(value, dict) or not isinstance(value.get("class"), str):
             raise UserError(f"{key}: expected a mapping with a 'class' name, e.g. {{class: Dense, units: 10}}; got {value!r}")

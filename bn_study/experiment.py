@@ -7,15 +7,18 @@ them stops the experiment before a single file is written.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bn_study import results
 from bn_study.config import RunConfig, suggest, dump_yaml, from_raw, load_config, read_yaml, to_raw
 from bn_study.errors import UserError
 from bn_study.summary import figure_names
 
-PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold", "probe")
+PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
+         "probe", "sweep")
 TESTS = ("difference", "value", "spread")
 SPEC_FILE = "experiment.yaml"
 
@@ -25,6 +28,46 @@ class VariantSpec:
     name: str
     config: str  # relative to the experiment file
     set: tuple[str, ...] = ()  # --set overrides for this variant only
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    key: str  # a dotted config key, as for --set
+    values: tuple[Any, ...] = field(metadata={"check": (lambda v: len(v) > 0, "a non-empty list")})
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Every model crossed with every combination of swept values, expanded into variants."""
+
+    models: tuple[VariantSpec, ...] = field(metadata={"check": (lambda v: len(v) > 0, "a non-empty list")})
+    sweep: tuple[SweepSpec, ...] = field(metadata={"check": (lambda v: len(v) > 0, "a non-empty list")})
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """Where a grid variant sits: its line (model and any further swept values) and its x value."""
+
+    variant: str
+    line: str
+    key: str
+    x: Any
+
+
+def _short(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+def expand_grid(grid: GridSpec) -> tuple[tuple[VariantSpec, ...], tuple[GridPoint, ...]]:
+    """Variants named <model>-<key>=<value>[-<key>=<value>...]; the first swept key is the x axis."""
+    variants, points = [], []
+    for model in grid.models:
+        for combo in itertools.product(*[[(s.key, v) for v in s.values] for s in grid.sweep]):
+            name = "-".join([model.name] + [f"{_short(k)}={v}" for k, v in combo])
+            variants.append(VariantSpec(name, model.config, model.set + tuple(f"{k}={v}" for k, v in combo)))
+            line = "-".join([model.name] + [f"{_short(k)}={v}" for k, v in combo[1:]])
+            points.append(GridPoint(name, line, combo[0][0], combo[0][1]))
+    return tuple(variants), tuple(points)
 
 
 @dataclass(frozen=True)
@@ -46,11 +89,21 @@ class ClaimSpec:
 @dataclass(frozen=True)
 class ExperimentSpec:
     name: str
-    variants: tuple[VariantSpec, ...] = field(metadata={"check": (lambda v: len(v) > 0, "a non-empty list")})
+    variants: tuple[VariantSpec, ...] = ()
+    grid: GridSpec | None = None
     seeds: tuple[int, ...] = (0,)
     plots: tuple[str, ...] = PLOTS
     claims: tuple[ClaimSpec, ...] = ()
     thresholds: tuple[float, ...] = (0.98, 0.99)  # validation accuracies for 'epochs to reach'
+
+    @property
+    def all_variants(self) -> tuple[VariantSpec, ...]:
+        """The listed variants, then the grid's."""
+        return self.variants + (expand_grid(self.grid)[0] if self.grid else ())
+
+    @property
+    def grid_points(self) -> tuple[GridPoint, ...]:
+        return expand_grid(self.grid)[1] if self.grid else ()
 
 
 @dataclass(frozen=True)
@@ -71,7 +124,9 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
         spec = from_raw(ExperimentSpec, raw if raw is not None else {})
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
-    names = [v.name for v in spec.variants]
+    names = [v.name for v in spec.all_variants]
+    if not names:
+        raise UserError(f"{path}: needs 'variants' or a 'grid'")
     if len(set(names)) != len(names):
         raise UserError(f"{path}: variants: names must be unique, got {names}")
     for i, claim in enumerate(spec.claims):
@@ -100,7 +155,7 @@ def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[in
     path = Path(path)
     spec = load_spec(path, seeds)
     configs = {}
-    for variant in spec.variants:
+    for variant in spec.all_variants:
         config_path = path.parent / variant.config
         try:
             configs[variant.name] = load_config(config_path, list(variant.set) + list(overrides))
@@ -115,7 +170,7 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print)
     from bn_study.data import load_mnist
     from bn_study.training import train_run
 
-    jobs = [(v.name, seed) for seed in experiment.spec.seeds for v in experiment.spec.variants]
+    jobs = [(v.name, seed) for seed in experiment.spec.seeds for v in experiment.spec.all_variants]
     counts: dict[str, int] = {}
     mnist_by_source: dict = {}
     with results.lock(Path(out)):

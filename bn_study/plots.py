@@ -224,23 +224,61 @@ def probe_plots(runs: list[RunRecord], variants: list[str], out: Path) -> list[P
     return paths + [_save(fig, out / "gradient_norms.png")]
 
 
+def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
+    """A figure against the swept value, one line per model, mean and 95% CI over complete seeds.
+
+    Diverged runs have no figure: each is counted beside its point as 'k÷' (k of the seeds diverged).
+    """
+    lines = list(dict.fromkeys(p.line for p in points))
+    colors = _colors(lines)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [p.x for p in points]
+    numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
+    positions = {x: (x if numeric else i) for i, x in enumerate(dict.fromkeys(xs))}
+    for line in lines:
+        mine = [p for p in points if p.line == line]
+        stats = [mean_ci(summary.loc[(summary["variant"] == p.variant) & (summary["status"] == "complete"), figure])
+                 for p in mine]
+        x = [positions[p.x] for p in mine]
+        means = [m for _, m, _, _, _ in stats]
+        err = [[m - lo if np.isfinite(lo) else 0 for _, m, _, lo, _ in stats],
+               [hi - m if np.isfinite(hi) else 0 for _, m, _, _, hi in stats]]
+        ax.errorbar(x, means, yerr=err, marker="o", capsize=4, color=colors[line], label=line)
+        for p, xi in zip(mine, x):
+            diverged = int((summary.loc[summary["variant"] == p.variant, "status"] == "diverged").sum())
+            if diverged:
+                ax.annotate(f"{diverged}÷", xy=(xi, 0.02), xycoords=("data", "axes fraction"),
+                            color=colors[line], ha="center")
+    if numeric and min(xs) > 0 and max(xs) / min(xs) >= 100:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(list(positions.values()), [str(x) for x in positions])
+    ax.set_xlabel(points[0].key)
+    ax.set_ylabel(figure.replace("_", " "))
+    ax.set_title(f"{figure.replace('_', ' ')} against {points[0].key} (k÷: k seeds diverged)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return _save(fig, out / f"sweep_{figure}.png")
+
+
 def draw_plots(results_dir: Path) -> list[Path]:
     """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
     from bn_study.experiment import SPEC_FILE, load_spec
-    from bn_study.results import find_runs
+    from bn_study.results import FINAL, find_runs
     from bn_study.summary import summary_table, write_tables
 
     results_dir = Path(results_dir)
     spec = load_spec(results_dir / SPEC_FILE)
-    variants = [v.name for v in spec.variants]
-    runs = [r for r in find_runs(results_dir) if r.complete and r.variant in variants]
+    variants = [v.name for v in spec.all_variants]
+    finished = [r for r in find_runs(results_dir) if r.run.get("status") in FINAL and r.variant in variants]
+    runs = [r for r in finished if r.complete]  # curves: complete runs only; tables also count diverged
     if not runs:
         from bn_study.errors import UserError
 
         raise UserError(f"{results_dir}: no complete runs to plot")
     out = results_dir / PLOTS_DIR
     out.mkdir(exist_ok=True)
-    summary = summary_table(runs, spec.thresholds, variants)
+    summary = summary_table(finished, spec.thresholds, variants)
     paths = write_tables(results_dir, summary)
     present = [v for v in variants if any(r.variant == v for r in runs)]
     if "article_figure" in spec.plots:
@@ -252,10 +290,13 @@ def draw_plots(results_dir: Path) -> list[Path]:
         paths.append(overlay(runs, present, "loss", out, "loss.png", "Loss"))
     if "mean_curves" in spec.plots:
         paths.append(mean_curves(runs, present, out))
+    done = summary[summary["status"] == "complete"]
     if "test_accuracy" in spec.plots:
-        paths.append(test_accuracy(summary, present, out))
+        paths.append(test_accuracy(done, present, out))
     if "epochs_to_threshold" in spec.plots:
-        paths.append(epochs_to_threshold(summary, present, spec.thresholds, out))
+        paths.append(epochs_to_threshold(done, present, spec.thresholds, out))
+    if "sweep" in spec.plots and spec.grid_points:
+        paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "gap_accuracy")]
     if "probe" in spec.plots:
         paths += probe_plots(runs, present, out)
     return paths

@@ -38,6 +38,8 @@ PLOT_CAPTIONS = {
     "epochs_to_threshold.png": "Epochs until validation accuracy first reached each threshold.",
     "compare_accuracy.png": "One seed, variants overlaid: validation (solid) and training (dashed) accuracy.",
     "loss.png": "One seed, variants overlaid: validation (solid) and training (dashed) loss.",
+    "sweep_test_accuracy.png": "Test accuracy against the swept value: mean and 95% CI over complete seeds.",
+    "sweep_gap_accuracy.png": "Train − validation accuracy gap against the swept value.",
 }
 
 
@@ -74,7 +76,7 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
     lines.append(f"- Data: MNIST from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
                  f"{first.run.get('n_val'):,} validation (the last {first.config['train']['validation_split']:g} of the "
                  f"training arrays, as Keras' validation_split), {first.run.get('n_test'):,} test images.")
-    for v in spec.variants:
+    for v in spec.all_variants:
         run = next((r for r in runs if r.variant == v.name), None)
         if run is None:
             continue
@@ -97,11 +99,15 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
 
 
 def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> str:
+    diverged = [[f"diverged (runs)"] + [f"{int(summary.loc[summary['variant'] == v, 'diverged'].sum())} of "
+                                        f"{int((summary['variant'] == v).sum())}" for v in variants]]
+    summary = summary[summary["status"] == "complete"]
     figures = dict(TABLE_FIGURES)
     for t in thresholds:
         figures[f"epochs_to_val_{t:g}"] = f"epochs to validation accuracy {t:g} (runs that reached it)"
     rows = [[label] + [_cell(summary.loc[summary["variant"] == v, f]) for v in variants]
             for f, label in figures.items() if f in summary.columns]
+    rows += diverged if any("0 of" not in c for c in diverged[0][1:]) else []
     return "\n".join(["## Results over seeds", "",
                       "Mean ± standard deviation [95% Student-t confidence interval of the mean] (n runs).", "",
                       _table(["figure"] + variants, rows), ""])
@@ -124,7 +130,8 @@ def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
 def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants: list[str]) -> str:
     """What the curves show beyond the article's figure, stated from the numbers."""
     lines = ["## What the curves show that the article does not mention", ""]
-    by = {v: summary[summary["variant"] == v] for v in variants}
+    done = summary[summary["status"] == "complete"]
+    by = {v: done[done["variant"] == v] for v in variants}
     for v in variants:
         rows = by[v]
         if rows.empty:
@@ -212,7 +219,7 @@ def plots_section(results_dir: Path, variants: list[str]) -> str:
     names = [f"article_figure_{v}.png" for v in variants] + list(PLOT_CAPTIONS)
     for name in names:
         if (plots / name).is_file():
-            caption = PLOT_CAPTIONS.get(name, "The article's figure, redrawn from this run's history.csv.")
+            caption = PLOT_CAPTIONS.get(name, "The article's figure, redrawn from its first seed's history.csv.")
             lines += [f"![{name}](plots/{name})", "", f"*{caption}*", ""]
     return "\n".join(lines)
 
@@ -220,17 +227,19 @@ def plots_section(results_dir: Path, variants: list[str]) -> str:
 def render_markdown(results_dir: Path) -> str:
     results_dir = Path(results_dir)
     spec = load_spec(results_dir / SPEC_FILE)
-    variants = [v.name for v in spec.variants]
+    variants = [v.name for v in spec.all_variants]
     all_runs = [r for r in find_runs(results_dir) if r.variant in variants]
     runs = [r for r in all_runs if r.complete]
+    diverged = [r for r in all_runs if r.run.get("status") == "diverged"]
     expected = len(variants) * len(spec.seeds)
     missing = [f"{v}/seed-{s}" for v in variants for s in spec.seeds
-               if not any(r.variant == v and r.seed == s for r in runs)]
-    summary = summary_table(runs, spec.thresholds, variants)
+               if not any(r.variant == v and r.seed == s for r in runs + diverged)]
+    summary = summary_table(runs + diverged, spec.thresholds, variants)
     head = [f"# Report: {spec.name}", "",
             f"Written by `python -m bn_study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
             f"Complete runs: {len(runs)} of {expected} ({len(variants)} variants × {len(spec.seeds)} seeds)"
+            + (f", diverged: {len(diverged)}" if diverged else "")
             + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]
     if not runs:
         return "\n".join(head + ["No complete runs yet."])

@@ -21,8 +21,8 @@ from bn_study.errors import UserError
 
 CONFIG_FILE, RUN_FILE, HISTORY_FILE, METRICS_FILE = "config.yaml", "run.json", "history.csv", "metrics.json"
 BACKUP_DIR, LOCK_FILE = "backup", ".lock"
-COMPLETE = "complete"
-FINAL = (COMPLETE, "diverged")  # a rerun would give the same: never retrained
+COMPLETE, DIVERGED = "complete", "diverged"
+FINAL = (COMPLETE, DIVERGED)  # a rerun would give the same: never retrained
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bn_study.results import RunRecord
+from bn_study.results import COMPLETE, DIVERGED, RunRecord
 
 SUMMARY_FILE, AGGREGATE_FILE = "summary.csv", "aggregate.csv"
 
@@ -25,7 +25,7 @@ def epochs_to(history: pd.DataFrame, column: str, threshold: float) -> float:
 FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "final_val_loss",
            "best_val_accuracy", "best_val_epoch", "best_minus_final_val_accuracy", "min_val_loss",
            "test_accuracy", "test_loss", "gap_accuracy", "val_accuracy_epoch1", "val_accuracy_std_late",
-           "train_seconds", "seconds_per_epoch")
+           "train_seconds", "seconds_per_epoch", "diverged", "diverged_epoch")
 
 
 def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
@@ -63,14 +63,27 @@ def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
     return row
 
 
+def diverged_row(run: RunRecord) -> dict:
+    """A diverged run's row: when it diverged; its figures stay empty (NaN)."""
+    return {"variant": run.variant, "seed": run.seed, "epochs": len(run.history),
+            "diverged_epoch": run.run.get("diverged_epoch")}
+
+
 def summary_table(runs: list[RunRecord], thresholds: tuple[float, ...], variants: list[str]) -> pd.DataFrame:
-    """summary.csv: one row per complete run, variants in the experiment's order."""
-    rows = [summarize_run(r, thresholds) for r in runs if r.complete]
+    """summary.csv: one row per finished run (complete or diverged), variants in the experiment's order."""
+    rows = []
+    for run in runs:
+        if run.complete:
+            rows.append({**summarize_run(run, thresholds), "status": COMPLETE, "diverged": 0.0})
+        elif run.run.get("status") == DIVERGED:
+            rows.append({**diverged_row(run), "status": DIVERGED, "diverged": 1.0})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     table["variant"] = pd.Categorical(table["variant"], categories=variants, ordered=True)
-    return table.sort_values(["variant", "seed"]).reset_index(drop=True)
+    table = table.sort_values(["variant", "seed"]).reset_index(drop=True)
+    first = ["variant", "seed", "status"]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[int, float, float, float, float]:
@@ -89,7 +102,7 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[int, float, float, float,
 
 def aggregate_table(summary: pd.DataFrame) -> pd.DataFrame:
     """aggregate.csv: per variant and figure, n, mean, std and the 95% Student-t CI (tidy rows)."""
-    figures = [c for c in summary.columns if c not in ("variant", "seed")]
+    figures = [c for c in summary.columns if c not in ("variant", "seed", "status")]
     rows = []
     for variant, group in summary.groupby("variant", observed=True, sort=True):
         for figure in figures:

@@ -170,7 +170,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
         callbacks=callbacks, verbose=verbose)
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
-        record["diverged_epoch"] = history.epoch[-1] if history.epoch else None
+        record["diverged_epoch"] = history.epoch[-1] + 1 if history.epoch else 1  # 1-based: "during epoch N"
         return "diverged"
     test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)  # batch 32, as the article
     results.write_json(run_dir / results.METRICS_FILE, {"test_loss": test_loss, "test_accuracy": test_accuracy})

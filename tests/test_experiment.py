@@ -102,3 +102,27 @@ def test_changed_config_is_never_mixed_with_old_results(results_dir):
     with pytest.raises(UserError, match="holds a run of a different config"):
         run_experiment(experiment, results_dir, verbose=0, log=lambda m: None)
     assert json.loads((results_dir / "no_bn/seed-0/run.json").read_text())["status"] == "complete"
+
+
+def test_grid_expands_and_records_divergence(tmp_path):
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(f"""\
+name: grid
+grid:
+  models: [{{name: no_bn, config: {ROOT / 'configs/article_no_bn.yaml'}}}]
+  sweep: [{{key: optimizer.learning_rate, values: [1.0e-3, 1.0e+6]}}]
+plots: [sweep]
+""")
+    experiment = load_experiment(spec, ON_FIXTURE + ["train.epochs=2"])
+    assert list(experiment.configs) == ["no_bn-learning_rate=0.001", "no_bn-learning_rate=1000000.0"]
+    assert experiment.configs["no_bn-learning_rate=1000000.0"].optimizer.args["learning_rate"] == 1e6
+    out = tmp_path / "out"
+    assert run_experiment(experiment, out, verbose=0, log=lambda m: None) == {"complete": 1, "diverged": 1}
+    draw_plots(out)
+    write_reports(out)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["status"]) == ["complete", "diverged"]
+    assert pd.isna(summary.loc[1, "test_accuracy"]) and summary.loc[1, "diverged_epoch"] >= 1
+    assert (out / "plots/sweep_test_accuracy.png").is_file()
+    report = (out / "REPORT.md").read_text()
+    assert "diverged: 1" in report and "| diverged (runs) | 0 of 1 | 1 of 1 |" in report

@@ -40,7 +40,7 @@ def test_epochs_to_threshold_is_one_based_and_nan_when_never():
 
 def _table(metric, a, b):
     return pd.DataFrame({"variant": ["base"] * len(a) + ["treat"] * len(b), "epochs": 25,
-                         metric: list(a) + list(b)})
+                         "status": "complete", metric: list(a) + list(b)})
 
 
 def _difference(expect, metric="test_accuracy"):
