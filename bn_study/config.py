@@ -68,6 +68,9 @@ class TrainConfig:
     shuffle: bool = True
     # enable_op_determinism: identical histories for a seed on the CPU (cost: see README).
     deterministic: bool = True
+    # Speed settings that leave the mathematics unchanged (README, Speed); null = Keras' default.
+    steps_per_execution: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
+    validation_batch_size: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
 
 
 @dataclass(frozen=True)

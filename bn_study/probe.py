@@ -75,8 +75,8 @@ class ProbeCallback(keras.callbacks.Callback):
         return outs[:-1], tape.gradient(loss, trainable)
 
     def on_epoch_begin(self, epoch, logs=None):
-        steps = self.params.get("steps") or 0
-        self._epoch, self._step = epoch, epoch * steps
+        self._epoch, self._epoch_start = epoch, epoch * (self.params.get("steps") or 0)
+        self._step = self._epoch_start
         if not self._resumed:  # first epoch of this attempt: drop rows a resumed run will redo
             self._resumed = True
             if self.path.is_file():
@@ -86,9 +86,12 @@ class ProbeCallback(keras.callbacks.Callback):
                 self._record()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        if self._step % self.config.every == 0:
+        # With steps_per_execution > 1 Keras calls this once per execution, `batch` being its last step.
+        step = self._epoch_start + batch + 1
+        if step // self.config.every > self._step // self.config.every:
+            self._step = step
             self._record()
+        self._step = step
 
     def _record(self):
         trainable = [v.value for v in self.probe_model.trainable_variables]

@@ -152,7 +152,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
     if train.deterministic:
         tf.config.experimental.enable_op_determinism()
     model = build_model(config.model)
-    model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics))
+    model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics),
+                  steps_per_execution=train.steps_per_execution or 1)
     history_path = run_dir / results.HISTORY_FILE
     callbacks = [
         ResumeHistory(history_path),
@@ -166,7 +167,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
     ]
     history = model.fit(
         splits.x_train, splits.y_train, batch_size=train.batch_size, epochs=train.epochs,
-        validation_data=(splits.x_val, splits.y_val), shuffle=train.shuffle,
+        validation_data=(splits.x_val, splits.y_val), validation_batch_size=train.validation_batch_size,
+        shuffle=train.shuffle,
         callbacks=callbacks, verbose=verbose)
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
