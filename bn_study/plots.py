@@ -174,7 +174,7 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
     return _save(fig, out / "epochs_to_threshold.png")
 
 
-def _probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.DataFrame]:
+def probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.DataFrame]:
     """probe.csv of each variant's first seed that has one."""
     from bn_study.probe import PROBE_FILE
 
@@ -189,7 +189,7 @@ def _probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.Da
 
 def probe_plots(runs: list[RunRecord], variants: list[str], out: Path) -> list[Path]:
     """Percentile bands of unit 0's pre-activation per probed layer, and kernel gradient norms."""
-    tables = _probe_tables(runs, variants)
+    tables = probe_tables(runs, variants)
     if not tables:
         return []
     names = list(tables)

@@ -174,9 +174,9 @@ def _drift(table: pd.DataFrame, layer: str, from_step: int) -> tuple[float, floa
 
 def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
     """The probe's numbers and what they say about 'internal covariate shift'."""
-    from bn_study.plots import _probe_tables
+    from bn_study.plots import probe_tables
 
-    tables = _probe_tables(runs, variants)
+    tables = probe_tables(runs, variants)
     if not tables:
         return ""
     lines = ["## Inside the network: distributions and gradient flow", ""]
