@@ -7,7 +7,8 @@ history.csv's `seconds`; for bn_study arms `median_val_s` is the validation pass
 - reference: the article's script (Sequential, fit on NumPy arrays with validation_split),
 - bn_study: `python -m bn_study run` with its callbacks and files,
 - bn_study_probe: the same with the probe on (cost of looking inside),
-- bn_study_nondeterministic: the same with train.deterministic=false (cost of op determinism).
+- bn_study_nondeterministic: the same with train.deterministic=false (cost of op determinism),
+- bn_study:KEY=VALUE;KEY=VALUE: the run path with those --set overrides (a speed setting to try).
 """
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ def _command(arm: str, model: str, epochs: int, shrink: list[str], out: Path) ->
         sets.append(PROBES[model])
     if arm == "bn_study_nondeterministic":
         sets.append("train.deterministic=false")
+    if arm.startswith("bn_study:"):
+        sets += arm.split(":", 1)[1].split(";")
     return [sys.executable, "-m", "bn_study", "run", str(CONFIGS[model]), "--out", str(out),
             *[a for s in sets for a in ("--set", s)]]
 

@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
     p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn")
-    p.add_argument("--arms", default="reference,bn_study", help="comma-separated; the first is the baseline")
+    p.add_argument("--arms", default="reference,bn_study",
+                   help="comma-separated; the first is the baseline; 'bn_study:KEY=VALUE;...' adds --set overrides")
     p.add_argument("--set", dest="overrides", **overrides)
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "bench")
 
@@ -124,7 +125,7 @@ def cmd_bench(args) -> None:
 
     models, arms = args.variants.split(","), args.arms.split(",")
     for name, known, values in (("--variants", CONFIGS, models), ("--arms", ARMS, arms)):
-        unknown = [v for v in values if v not in known]
+        unknown = [v for v in values if v not in known and not v.startswith("bn_study:")]
         if unknown:
             raise UserError(f"{name}: unknown '{unknown[0]}'; known: {', '.join(known)}")
     if args.epochs < 2 or args.pairs < 1:
