@@ -8,7 +8,7 @@ REQUIREMENTS := $(shell nvidia-smi >/dev/null 2>&1 && echo requirements-gpu.txt 
 EXPERIMENT := experiments/article.yaml
 RESULTS := results/article
 
-.PHONY: install data reproduce quick test plots
+.PHONY: install data reproduce quick test plots bench
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
@@ -35,3 +35,8 @@ test: install
 plots: install
 	$(PY) -m bn_study plot $(RESULTS)
 	$(PY) -m bn_study report $(RESULTS)
+
+# Side by side against the article's plain Keras script: alternating processes, 3 pairs per model.
+bench: data
+	$(PY) -m bn_study bench --epochs 3 --pairs 3 \
+		--arms reference,bn_study,bn_study_probe,bn_study_nondeterministic

@@ -163,13 +163,19 @@ def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants:
     return "\n".join(lines + [""])
 
 
-def _drift(table: pd.DataFrame, layer: str, from_step: int) -> tuple[float, float, float]:
-    """Median shift of unit 0's pre-activation from `from_step` to the end, in final 15-85 spreads."""
+def _movement(table: pd.DataFrame, layer: str, from_step: int) -> tuple[float, float]:
+    """How far and how jumpily unit 0's median pre-activation moved after `from_step`.
+
+    drift: |median at the end − median at from_step|; jitter: the median |change| between
+    consecutive records; both in units of the final 15th–85th percentile spread.
+    """
     wide = table[table["layer"] == layer].pivot_table(index="step", columns="statistic", values="value")
     wide = wide[wide.index >= from_step]
-    start, end = wide.iloc[0], wide.iloc[-1]
-    spread = end["pre_p85"] - end["pre_p15"]
-    return abs(end["pre_p50"] - start["pre_p50"]) / spread if spread else float("nan"), start["pre_p50"], end["pre_p50"]
+    spread = wide["pre_p85"].iloc[-1] - wide["pre_p15"].iloc[-1]
+    if not spread:
+        return float("nan"), float("nan")
+    drift = abs(wide["pre_p50"].iloc[-1] - wide["pre_p50"].iloc[0]) / spread
+    return drift, float(wide["pre_p50"].diff().abs().median() / spread)
 
 
 def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
@@ -179,34 +185,42 @@ def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
     tables = probe_tables(runs, variants)
     if not tables:
         return ""
-    lines = ["## Inside the network: distributions and gradient flow", ""]
-    drifts = {}
+    rows, means = [], {}
     for v, t in tables.items():
-        probed = list(dict.fromkeys(t.loc[t["statistic"] == "pre_p50", "layer"]))
-        deepest = probed[-1]
-        steps_per_epoch = int(t.loc[t["epoch"] == 0, "step"].max() or 1)
-        drift, start, end = _drift(t, deepest, steps_per_epoch)
-        drifts[v] = drift
+        after_epoch1 = int(t.loc[t["epoch"] == 0, "step"].max() or 0)
+        moves = []
+        for layer in dict.fromkeys(t.loc[t["statistic"] == "pre_p50", "layer"]):
+            drift, jitter = _movement(t, layer, after_epoch1)
+            moves.append((drift, jitter))
+            rows.append([v, layer, f"{drift:.3f}", f"{jitter:.4f}"])
         grads = t[t["statistic"] == "grad_norm"].pivot_table(index="step", columns="layer", values="value")
         by_position = sorted(grads.columns, key=lambda label: int(label.split(":")[0]))
-        first, last = by_position[0], by_position[-1]
-        ratio = (grads[first] / grads[last]).median()
-        lines.append(f"- **{v}** (seed {t['seed'].iloc[0]}): from the end of epoch 1 (step {steps_per_epoch}) to the "
-                     f"last step, the median pre-activation of unit 0 of layer {deepest} moved from {start:.3g} to "
-                     f"{end:.3g}, **{drift:.2f}** times its final 15th–85th percentile spread; the kernel gradient "
-                     f"norm of the first layer ({first}) was a median {ratio:.3g}× that of the last ({last}).")
-    if len(drifts) >= 2:
-        (a, da), (b, db) = list(drifts.items())[:2]
-        lower = b if db < da else a
-        lines += ["", f"*Internal covariate shift.* Ioffe & Szegedy (2015, Fig. 1) show the input distribution of "
-                  f"a sigmoid drifting during training without BN and held steady with it, and the articles name "
-                  f"that as why BN works. Here the deepest probed layer's distribution drifted "
-                  f"{'less' if lower == b else 'more'} with BN ({db:.2f} vs {da:.2f} spreads after epoch 1; one seed, "
-                  f"so a description, not a test). In the article's model BN sits after each ReLU, so it normalises "
-                  f"the *inputs* of the next Conv2D/Dense, not the pre-activations measured here; a reduced drift "
-                  f"there is what the theory predicts, but it does not show that less drift is what makes training "
-                  f"better — Santurkar et al. (2018) found BN's benefit survives deliberately injected shift. The "
-                  f"gradient norms show how evenly the loss reaches early and late layers in each variant."]
+        ratio = (grads[by_position[0]] / grads[by_position[-1]]).median()
+        rows.append([v, f"gradient norm {by_position[0]} / {by_position[-1]}", f"median {ratio:.3g}", ""])
+        means[v] = tuple(float(np.nanmean(x)) for x in zip(*moves)) + (float(ratio),)
+    lines = ["## Inside the network: distributions and gradient flow", "",
+             "After epoch 1, per probed layer: how far unit 0's median pre-activation moved by the last step "
+             "(drift) and how much it moved between consecutive records (jitter, the median), both in units "
+             "of its final 15th–85th percentile spread; and the median ratio of the first to the last "
+             "kernel's gradient norm.", "",
+             _table(["variant", "layer", "drift", "jitter"], rows), ""]
+    if len(means) >= 2:
+        (a, (drift_a, jitter_a, grad_a)), (b, (drift_b, jitter_b, grad_b)) = list(means.items())[:2]
+        steadier = [w for w, x, y in (("drift", drift_b, drift_a), ("jitter", jitter_b, jitter_a)) if x < y]
+        verdict = ("less on both measures, as the internal-covariate-shift account predicts" if len(steadier) == 2
+                   else "more on both measures, the opposite of what the internal-covariate-shift account predicts"
+                   if not steadier else f"less only in {steadier[0]}, so the two measures disagree")
+        lines.append(
+            f"*Internal covariate shift.* Ioffe & Szegedy (2015, Fig. 1) show a sigmoid's input distribution "
+            f"drifting during training without BN and held steady with it, and the source articles give that as "
+            f"why BN works. Averaged over the probed layers, the distributions moved {verdict}: drift {drift_b:.3f} "
+            f"with BN ({b}) vs {drift_a:.3f} without ({a}), jitter {jitter_b:.4f} vs {jitter_a:.4f} (one seed: a "
+            f"description, not a test). In the article's model BN follows each ReLU, so it normalises the *inputs* "
+            f"of the next Conv2D/Dense rather than the pre-activations measured here. Steadier distributions, where "
+            f"seen, do not show that steadiness is what helps: Santurkar et al. (2018) found BN's benefit survives "
+            f"deliberately injected shift. Gradient flow: the first kernel's gradient norm was a median "
+            f"{grad_b:.3g}× the last kernel's with BN and {grad_a:.3g}× without, so with BN the loss reaches the "
+            f"first layer {'more' if grad_b > grad_a else 'less'} strongly relative to the last.")
     return "\n".join(lines + ["", "![probe_percentiles.png](plots/probe_percentiles.png)", "",
                                "*Percentiles of unit 0's pre-activation over the probe batch, per probed layer.*", "",
                                "![gradient_norms.png](plots/gradient_norms.png)", "",

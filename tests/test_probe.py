@@ -42,3 +42,20 @@ def test_probe_position_past_the_model_is_a_user_error():
     config = load_config(BN, ["probe.layers=[0,12]"])
     with pytest.raises(UserError, match=r"probe.layers: position 12 is past the model's 12 layers \(0..11\)"):
         check_buildable(config)
+
+
+def test_probe_experiment_plots_and_reports(tmp_path):
+    from bn_study.experiment import load_experiment, run_experiment
+    from bn_study.plots import draw_plots
+    from bn_study.report import write_reports
+
+    experiment = load_experiment(ROOT / "experiments/article_probe.yaml", ON_FIXTURE + ["train.epochs=2", "probe.every=1"])
+    run_experiment(experiment, tmp_path, verbose=0, log=lambda m: None)
+    names = {p.name for p in draw_plots(tmp_path)}
+    assert {"probe_percentiles.png", "gradient_norms.png"} <= names
+    write_reports(tmp_path)
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## Inside the network" in report and "*Internal covariate shift.*" in report
+    for row in ("| no_bn | 5:Dense |", "| bn | 9:Dense |", "| bn | gradient norm 0:Conv2D / 11:Dense |"):
+        assert row in report
+    assert "![gradient_norms.png](plots/gradient_norms.png)" in report
