@@ -71,8 +71,9 @@ def _verbose() -> int:
 
 
 def cmd_show(args) -> None:
-    from bn_study.config import dump_yaml, load_config
+    from bn_study.config import load_config
     from bn_study.models import build_model, check_buildable
+    from bn_study.yamlio import dump_yaml
 
     config = load_config(args.config, args.overrides)
     check_buildable(config)

@@ -1,7 +1,6 @@
 """Run configs: YAML files validated once, at load, into frozen dataclasses.
 
-A config file may start with ``extends: other.yaml`` (relative to the file): mappings are
-merged key by key, lists and scalars replace the base's. ``--set a.b=c`` overrides are
+A config file may start with ``extends: other.yaml`` (yamlio.read_raw merges it). ``--set a.b=c`` overrides are
 checked against the same schema as the file, then the whole config is validated.
 Layers and optimizers are written ``{class: Name, arg: value, ...}``; their arguments are
 Keras' own and are checked by Keras when the model is built (models.check_buildable).
@@ -12,7 +11,6 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any, Mapping
 import yaml
 
 from bn_study.errors import UserError
+from bn_study.yamlio import YamlLoader, read_raw
 
 
 def _check(predicate, expected: str) -> dict:
@@ -106,76 +105,6 @@ class RunConfig:
 
     def with_seed(self, seed: int) -> "RunConfig":
         return dataclasses.replace(self, seed=seed)
-
-
-# ---------------------------------------------------------------- YAML reading
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                raise UserError(f"{self.name}:{line}: key '{key}' is given twice")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-# YAML 1.1 reads 1e-3 as a string (it wants 1.0e-3); accept the exponent form users write.
-_UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file; syntax errors become one-line UserErrors with the line."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    text = path.read_text()
-    try:
-        loader = _UniqueKeyLoader(text)
-        loader.name = str(path)
-        try:
-            return loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"{where}: YAML syntax error: {e.problem or e.context}") from None
-
-
-def _merge(base: dict, over: dict) -> dict:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def read_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
-    """The merged raw mapping of a config file and the files it extends."""
-    path = Path(path)
-    if path.resolve() in _chain:
-        raise UserError(f"{path}: 'extends' forms a cycle")
-    raw = read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: a config must be a mapping of keys, got {type(raw).__name__}")
-    base_name = raw.pop("extends", None)
-    if base_name is None:
-        return raw
-    base = read_raw(path.parent / str(base_name), _chain + (path.resolve(),))
-    return _merge(base, raw)
 
 
 # ---------------------------------------------------------------- schema checking
@@ -279,7 +208,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise UserError(f"--set {text}: expected KEY=VALUE, e.g. --set train.epochs=2")
     try:
-        return key.strip(), yaml.load(value, Loader=_UniqueKeyLoader)
+        return key.strip(), yaml.load(value, Loader=YamlLoader)
     except yaml.YAMLError:
         raise UserError(f"--set {text}: the value is not valid YAML") from None
 
@@ -333,7 +262,3 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
         bad_key = str(e).split(":")[0]
         source = "--set" if bad_key in set_keys else f"{path}:"
         raise UserError(f"{source} {e}") from None
-
-
-def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bn_study import results
-from bn_study.config import RunConfig, suggest, dump_yaml, from_raw, load_config, read_yaml, to_raw
+from bn_study.config import RunConfig, from_raw, load_config, suggest, to_raw
 from bn_study.errors import UserError
 from bn_study.summary import figure_names
+from bn_study.yamlio import dump_yaml, read_yaml
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
          "probe", "sweep")

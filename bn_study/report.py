@@ -99,7 +99,7 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
 
 
 def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> str:
-    diverged = [[f"diverged (runs)"] + [f"{int(summary.loc[summary['variant'] == v, 'diverged'].sum())} of "
+    diverged = [["diverged (runs)"] + [f"{int(summary.loc[summary['variant'] == v, 'diverged'].sum())} of "
                                         f"{int((summary['variant'] == v).sum())}" for v in variants]]
     summary = summary[summary["status"] == "complete"]
     figures = dict(TABLE_FIGURES)

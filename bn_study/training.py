@@ -9,7 +9,6 @@ import os
 import platform
 import shutil
 import signal
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,11 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from bn_study import results
-from bn_study.config import RunConfig, dump_yaml
+from bn_study.config import RunConfig
 from bn_study.data import Mnist, split
 from bn_study.errors import UserError
 from bn_study.models import build_model, build_optimizer
 from bn_study.probe import PROBE_FILE, ProbeCallback
+from bn_study.yamlio import dump_yaml
 
 SKIPPED = "skipped"
 
