@@ -49,6 +49,18 @@ class EpochClock(keras.callbacks.Callback):
         logs["val_seconds"] = round(self._val_seconds, 3)
 
 
+class TerminateOnNonFiniteValidation(keras.callbacks.Callback):
+    """Stops training when an epoch's validation loss is NaN or inf while its training loss is not.
+
+    TerminateOnNaN watches the training loss only; a BN model whose moving variance overflows
+    (seen with Adam at large rates) trains on finite batch statistics but predicts NaN.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if "val_loss" in (logs or {}) and not np.isfinite(logs["val_loss"]):
+            self.model.stop_training = True
+
+
 class ResumeHistory(keras.callbacks.Callback):
     """On the first epoch of an attempt, drop history rows from that epoch on.
 
@@ -160,6 +172,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
         EpochClock(),
         keras.callbacks.CSVLogger(str(history_path), append=True),
         keras.callbacks.TerminateOnNaN(),
+        TerminateOnNonFiniteValidation(),
         *([ProbeCallback(config.probe, splits.x_val, splits.y_val, train.loss, run_dir / PROBE_FILE)]
           if config.probe else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
@@ -170,9 +183,11 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
         validation_data=(splits.x_val, splits.y_val), validation_batch_size=train.validation_batch_size,
         shuffle=train.shuffle,
         callbacks=callbacks, verbose=verbose)
-    losses = history.history.get("loss", [])
-    if losses and not np.isfinite(losses[-1]):
+    last = {name: values[-1] for name, values in history.history.items() if name in ("loss", "val_loss") and values}
+    non_finite = [name for name, value in last.items() if not np.isfinite(value)]
+    if non_finite:
         record["diverged_epoch"] = history.epoch[-1] + 1 if history.epoch else 1  # 1-based: "during epoch N"
+        record["diverged_in"] = "training loss" if "loss" in non_finite else "validation loss"
         return "diverged"
     test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)  # batch 32, as the article
     results.write_json(run_dir / results.METRICS_FILE, {"test_loss": test_loss, "test_accuracy": test_accuracy})

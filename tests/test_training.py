@@ -92,3 +92,17 @@ def test_divergence_is_recorded_not_retried(tmp_path, mnist):
     run = json.loads((tmp_path / "run.json").read_text())
     assert status == run["status"] == "diverged" and run["diverged_epoch"] is not None
     assert training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None) == training.SKIPPED
+
+
+def test_nan_validation_loss_with_finite_training_loss_is_divergence(tmp_path, mnist):
+    # The BN before the softmax Dense with a moving variance of -1, never updated (momentum 1): training uses batch
+    # statistics and stays finite, inference takes the square root of -1 + epsilon and is NaN.
+    config = load_config(ROOT / "configs/article_bn.yaml", ON_FIXTURE + [
+        "train.epochs=3", "model.layers.10.momentum=1.0",
+        "model.layers.10.moving_variance_initializer={class_name: Constant, config: {value: -1.0}}"])
+    status = training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None)
+    run = json.loads((tmp_path / "run.json").read_text())
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert status == "diverged" and run["diverged_in"] == "validation loss" and run["diverged_epoch"] == 1
+    assert len(history) == 1 and history["loss"].notna().all()  # stopped after the first epoch
+    assert not (tmp_path / "metrics.json").exists()
