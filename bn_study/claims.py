@@ -7,6 +7,10 @@
   when the CI lies inside that band, not supported when it lies wholly outside it.
 - spread: Brown-Forsythe (median-centred Levene) test of equal variance across seeds; supported
   when p < alpha and the treatment's std is on the claimed side.
+- range: on a grid, the swept values at which a line "trains well": every seed completed (none
+  diverged) with `metric` >= value; supported when the treatment line trains well at every value
+  the baseline does and at more, not supported when at no value beyond the baseline's,
+  inconclusive when each trains well at values where the other does not.
 For `epochs_to_*` figures a run that never reached the threshold counts as epochs + 1 (a lower
 bound), so the variant that fails to reach it is not flattered by dropping those runs.
 """
@@ -109,16 +113,52 @@ def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     return Verdict(claim, evidence, float(p), _significant(p, _side(sb - sa, claim.expect)))
 
 
+def trains_well(summary: pd.DataFrame, points, line: str, metric: str, level: float) -> list:
+    """The swept values at which every run of grid line `line` completed with `metric` >= level."""
+    good = []
+    for point in (p for p in points if p.line == line):
+        rows = summary[summary["variant"] == point.variant]
+        if len(rows) and (rows["status"] == "complete").all() and (rows[metric] >= level).all():
+            good.append(point.x)
+    return good
+
+
+def _values_text(values: list) -> str:
+    if not values:
+        return "none"
+    text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+    numeric = all(isinstance(v, int | float) and v > 0 for v in values)
+    decades = np.log10(max(values) / min(values)) if numeric and len(values) > 1 else None
+    span = f", {decades:.3g} decade{'' if decades == 1 else 's'}" if decades else ""
+    return f"{text} ({len(values)} value{'s' if len(values) > 1 else ''}{span})"
+
+
+def judge_range(claim: ClaimSpec, summary: pd.DataFrame, points) -> Verdict:
+    a, b = (trains_well(summary, points, line, claim.metric, claim.value) for line in (claim.baseline, claim.treatment))
+    key = points[0].key if points else "the swept key"
+    evidence = (f"{claim.metric} ≥ {claim.value:g} in every seed at {key} = {claim.baseline}: {_values_text(a)}; "
+                f"{claim.treatment}: {_values_text(b)}")
+    if set(b) > set(a):
+        verdict = SUPPORTED
+    elif set(b) <= set(a):
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    return Verdict(claim, evidence, np.nan, verdict)
+
+
 def _significant(p: float, on_claimed_side: bool) -> str:
     if not np.isfinite(p) or p >= ALPHA:
         return INCONCLUSIVE
     return SUPPORTED if on_claimed_side else NOT_SUPPORTED
 
 
-def judge(claim: ClaimSpec, summary: pd.DataFrame) -> Verdict:
-    """The verdict on one claim from the summary table (one row per complete run)."""
+def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
+    """The verdict on one claim from the summary table (one row per finished run); `points`: the grid."""
     if claim.metric not in summary.columns:
         return Verdict(claim, f"no figure '{claim.metric}' in summary.csv", np.nan, INCONCLUSIVE)
+    if claim.test == "range":
+        return judge_range(claim, summary, points)
     if claim.test == "value":
         return judge_value(claim, _values(summary, claim.variant, claim.metric))
     a = _values(summary, claim.baseline, claim.metric)

@@ -20,7 +20,7 @@ from bn_study.yamlio import dump_yaml, read_yaml
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
          "probe", "sweep")
-TESTS = ("difference", "value", "spread")
+TESTS = ("difference", "value", "spread", "range")
 SPEC_FILE = "experiment.yaml"
 
 
@@ -79,11 +79,11 @@ class ClaimSpec:
     test: str = field(metadata={"check": (lambda v: v in TESTS, f"one of {', '.join(TESTS)}")})
     metric: str
     source: str = ""
-    baseline: str | None = None  # difference / spread: the variant compared against
+    baseline: str | None = None  # difference / spread: the variant compared against; range: a grid line
     treatment: str | None = None
     expect: str | None = field(default=None, metadata={"check": (lambda v: v in (None, "higher", "lower"), "higher or lower")})
     variant: str | None = None  # value: the variant whose mean is compared with `value`
-    value: float | None = None
+    value: float | None = None  # value: the claimed value; range: the level that counts as "trains well"
     tolerance: float | None = None
 
 
@@ -126,21 +126,24 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
     names = [v.name for v in spec.all_variants]
+    lines = list(dict.fromkeys(p.line for p in spec.grid_points))
     if not names:
         raise UserError(f"{path}: needs 'variants' or a 'grid'")
     if len(set(names)) != len(names):
         raise UserError(f"{path}: variants: names must be unique, got {names}")
     for i, claim in enumerate(spec.claims):
-        needed = ("variant", "value", "tolerance") if claim.test == "value" else ("baseline", "treatment", "expect")
+        needed = {"value": ("variant", "value", "tolerance"), "range": ("baseline", "treatment", "value")}.get(
+            claim.test, ("baseline", "treatment", "expect"))
         missing = [k for k in needed if getattr(claim, k) is None]
         if missing:
             raise UserError(f"{path}: claims.{i}: a '{claim.test}' claim needs {', '.join(needed)}; missing {', '.join(missing)}")
         if claim.metric not in figure_names(spec.thresholds):
             raise UserError(f"{path}: claims.{i}.metric: unknown figure '{claim.metric}'{suggest(claim.metric, figure_names(spec.thresholds))}")
+        known, kind = (lines, "grid line") if claim.test == "range" else (names, "variant")
         for key in ("baseline", "treatment", "variant"):
             name = getattr(claim, key)
-            if name is not None and name not in names:
-                raise UserError(f"{path}: claims.{i}.{key}: '{name}' is not a variant ({', '.join(names)})")
+            if name is not None and name not in known:
+                raise UserError(f"{path}: claims.{i}.{key}: '{name}' is not a {kind} ({', '.join(known) or 'no grid'})")
     unknown = [p for p in spec.plots if p not in PLOTS]
     if unknown:
         raise UserError(f"{path}: plots: unknown plot '{unknown[0]}'; known: {', '.join(PLOTS)}")

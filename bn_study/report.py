@@ -15,6 +15,7 @@ import pandas as pd
 
 from bn_study import claims as claims_mod
 from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.report_grid import grid_representatives, grid_setup_line, sweep_section
 from bn_study.results import RunRecord, find_runs, write_text
 from bn_study.summary import mean_ci, summary_table
 
@@ -76,7 +77,8 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
     lines.append(f"- Data: MNIST from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
                  f"{first.run.get('n_val'):,} validation (the last {first.config['train']['validation_split']:g} of the "
                  f"training arrays, as Keras' validation_split), {first.run.get('n_test'):,} test images.")
-    for v in spec.all_variants:
+    described = [v for v in spec.all_variants if v in spec.variants or v.name in grid_representatives(spec)]
+    for v in described:
         run = next((r for r in runs if r.variant == v.name), None)
         if run is None:
             continue
@@ -88,6 +90,8 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
         lines.append(f"  - {c['optimizer']['class']}({', '.join(f'{k}={x}' for k, x in opt.items()) or 'Keras defaults'}), "
                      f"loss {c['train']['loss']}, batch {c['train']['batch_size']}, {c['train']['epochs']} epochs, "
                      f"shuffle {c['train']['shuffle']}, op determinism {c['train']['deterministic']}")
+    if spec.grid:
+        lines.append(grid_setup_line(spec))
     seeds = sorted({r.seed for r in runs})
     wall = sum(r.run.get("total_seconds", 0) for r in runs)
     r0 = first.run
@@ -118,8 +122,9 @@ def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
         return ""
     rows = []
     for i, claim in enumerate(spec.claims, 1):
-        v = claims_mod.judge(claim, summary)
-        what = f"{claim.test}: {claim.metric}" + (f" ({claim.expect} for {claim.treatment})" if claim.expect else "")
+        v = claims_mod.judge(claim, summary, spec.grid_points)
+        what = f"{claim.test}: {claim.metric}" + (f" ({claim.expect} for {claim.treatment})" if claim.expect else
+                                                  f" ≥ {claim.value:g}, wider for {claim.treatment}" if claim.test == "range" else "")
         source = f"<br>*{claim.source}*" if claim.source else ""
         rows.append([str(i), claim.claim + source, what, v.evidence, f"**{v.verdict}**"])
     return "\n".join(["## Claims", "", _table(["#", "claim", "test", "evidence", "verdict"], rows), "",
@@ -129,8 +134,10 @@ def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
 
 def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants: list[str]) -> str:
     """What the curves show beyond the article's figure, stated from the numbers."""
-    lines = ["## What the curves show that the article does not mention", ""]
     done = summary[summary["status"] == "complete"]
+    if not done["variant"].isin(variants).any():
+        return ""
+    lines = ["## What the curves show that the article does not mention", ""]
     by = {v: done[done["variant"] == v] for v in variants}
     for v in variants:
         rows = by[v]
@@ -249,6 +256,7 @@ def render_markdown(results_dir: Path) -> str:
     missing = [f"{v}/seed-{s}" for v in variants for s in spec.seeds
                if not any(r.variant == v and r.seed == s for r in runs + diverged)]
     summary = summary_table(runs + diverged, spec.thresholds, variants)
+    listed = [v.name for v in spec.variants]  # a grid's variants are reported against the swept value
     head = [f"# Report: {spec.name}", "",
             f"Written by `python -m bn_study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
@@ -257,8 +265,10 @@ def render_markdown(results_dir: Path) -> str:
             + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]
     if not runs:
         return "\n".join(head + ["No complete runs yet."])
-    parts = [setup_section(spec, runs), results_section(summary, variants, spec.thresholds),
-             claims_section(spec, summary), observations_section(summary, runs, variants),
+    parts = [setup_section(spec, runs),
+             results_section(summary[summary["variant"].isin(listed)], listed, spec.thresholds) if listed else "",
+             sweep_section(summary, spec.grid_points),
+             claims_section(spec, summary), observations_section(summary, runs, listed),
              probe_section(runs, variants),
              plots_section(results_dir, variants)]
     return "\n".join(head + parts)

@@ -125,4 +125,4 @@ plots: [sweep]
     assert pd.isna(summary.loc[1, "test_accuracy"]) and summary.loc[1, "diverged_epoch"] >= 1
     assert (out / "plots/sweep_test_accuracy.png").is_file()
     report = (out / "REPORT.md").read_text()
-    assert "diverged: 1" in report and "| diverged (runs) | 0 of 1 | 1 of 1 |" in report
+    assert "diverged: 1" in report and "| 1e+06 | **1 of 1 diverged** |" in report

@@ -90,3 +90,33 @@ def test_spread_rule():
     assert judge(claim, _table("test_accuracy", wide, narrow)).verdict == SUPPORTED
     assert judge(claim, _table("test_accuracy", narrow, wide)).verdict == NOT_SUPPORTED
     assert judge(claim, _table("test_accuracy", wide, wide[::-1])).verdict == INCONCLUSIVE
+
+
+def _grid_table(accuracies: dict[str, list]) -> tuple[pd.DataFrame, tuple]:
+    """Two lines (base, treat) at rates 0.001, 0.01, 0.1; None = a diverged seed."""
+    from bn_study.experiment import GridPoint
+
+    rows, points = [], []
+    for line, by_rate in accuracies.items():
+        for rate, values in zip((0.001, 0.01, 0.1), by_rate):
+            variant = f"{line}-learning_rate={rate}"
+            points.append(GridPoint(variant, line, "optimizer.learning_rate", rate))
+            rows += [{"variant": variant, "seed": s, "status": "diverged" if v is None else "complete",
+                      "test_accuracy": np.nan if v is None else v} for s, v in enumerate(values)]
+    return pd.DataFrame(rows), tuple(points)
+
+
+RANGE = ClaimSpec(claim="x", test="range", metric="test_accuracy", baseline="base", treatment="treat", value=0.98)
+
+
+@pytest.mark.parametrize("treat, verdict, evidence", [
+    # base trains well at 0.001 and 0.01 only (0.1: one seed diverged)
+    ([[0.99, 0.99], [0.99, 0.985], [0.99, 0.981]], SUPPORTED, "treat: 0.001, 0.01, 0.1 (3 values, 2 decades)"),
+    ([[0.99, 0.99], [0.99, 0.975], [0.99, 0.99]], INCONCLUSIVE, "treat: 0.001, 0.1 (2 values, 2 decades)"),
+    ([[0.99, 0.99], [0.99, 0.99], [None, 0.99]], NOT_SUPPORTED, "treat: 0.001, 0.01 (2 values, 1 decade)"),
+])
+def test_range_claim_counts_rates_where_every_seed_trains_well(treat, verdict, evidence):
+    table, points = _grid_table({"base": [[0.99, 0.99], [0.99, 0.99], [0.99, None]], "treat": treat})
+    result = judge(RANGE, table, points)
+    assert result.verdict == verdict
+    assert "base: 0.001, 0.01 (2 values, 1 decade)" in result.evidence and evidence in result.evidence

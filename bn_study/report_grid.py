@@ -1,0 +1,58 @@
+"""Report sections of an experiment with a grid: a figure against the swept value, one column per
+line, instead of one column per variant (a 4-model x 5-value grid has 20 variants)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from bn_study.experiment import ExperimentSpec, GridPoint
+
+SWEEP_FIGURES = {"test_accuracy": "test accuracy", "final_accuracy": "training accuracy, last epoch",
+                 "final_loss": "training loss, last epoch"}
+
+
+def grid_representatives(spec: ExperimentSpec) -> list[str]:
+    """The first variant of each grid model: its layers and settings stand for the model's line."""
+    if spec.grid is None:
+        return []
+    return [next(p.variant for p in spec.grid_points if p.variant.startswith(f"{m.name}-")) for m in spec.grid.models]
+
+
+def grid_setup_line(spec: ExperimentSpec) -> str:
+    sweeps = "; ".join(f"`{s.key}` ∈ {{{', '.join(map(str, s.values))}}}" for s in spec.grid.sweep)
+    models = ", ".join(f"**{m.name}** ({m.config}{', ' + ' '.join(m.set) if m.set else ''})" for m in spec.grid.models)
+    return (f"- Grid: every model at every value of {sweeps}; models {models}. The model lines above show "
+            f"each at its first grid value.")
+
+
+def _cell(rows: pd.DataFrame, figure: str) -> str:
+    done = rows.loc[rows["status"] == "complete", figure].astype(float).dropna()
+    diverged = int((rows["status"] == "diverged").sum())
+    parts = []
+    if len(done):
+        spread = f" ± {done.std(ddof=1):.2g}" if len(done) > 1 else ""
+        parts.append(f"{done.mean():.4g}{spread} (n={len(done)})")
+    if diverged:
+        parts.append(f"**{diverged} of {len(rows)} diverged**")
+    return ", ".join(parts) or "—"
+
+
+def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
+    """Per figure, a table: rows the swept values, columns the grid lines, mean ± std over seeds."""
+    if not points or summary.empty:
+        return ""
+    lines = list(dict.fromkeys(p.line for p in points))
+    xs = list(dict.fromkeys(p.x for p in points))
+    where = {(p.line, p.x): p.variant for p in points}
+    out = ["## Results against the swept value", "",
+           "Mean ± standard deviation over complete seeds (n); diverged runs are counted, not averaged.", ""]
+    for figure, label in SWEEP_FIGURES.items():
+        if figure not in summary.columns:
+            continue
+        header = [f"{points[0].key} → {label}"] + lines
+        rows = [[f"{x:g}" if isinstance(x, float) else str(x)]
+                + [_cell(summary[summary["variant"] == where[(line, x)]], figure) if (line, x) in where else "—"
+                   for line in lines] for x in xs]
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    return "\n".join(out)
+
