@@ -11,8 +11,9 @@
   diverged) with `metric` >= value; supported when the treatment line trains well at every value
   the baseline does and at more, not supported when at no value beyond the baseline's,
   inconclusive when each trains well at values where the other does not.
-For `epochs_to_*` figures a run that never reached the threshold counts as epochs + 1 (a lower
-bound), so the variant that fails to reach it is not flattered by dropping those runs.
+For `epochs_to_*` (`test_steps_to_*`) figures a run that never reached the threshold counts as
+epochs + 1 (last step + 1), a lower bound, so the variant that fails to reach it is not flattered
+by dropping those runs.
 """
 from __future__ import annotations
 
@@ -44,18 +45,21 @@ def _values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
     values = rows[metric].astype(float)
     if metric.startswith("epochs_to"):
         values = values.fillna(rows["epochs"] + 1)
+    elif metric.startswith("test_steps_to"):
+        values = values.fillna(rows["last_test_step"] + 1)
     return values.to_numpy()
 
 
 def _never_reached(summary: pd.DataFrame, claim: ClaimSpec) -> str:
     """'; never reached ...' for epochs_to_* claims where some runs did not reach the threshold."""
-    if not claim.metric.startswith("epochs_to"):
+    if not claim.metric.startswith(("epochs_to", "test_steps_to")):
         return ""
     done = summary[summary["status"] == "complete"]
     counts = {v: int(done.loc[done["variant"] == v, claim.metric].isna().sum())
               for v in (claim.baseline, claim.treatment)}
     never = ", ".join(f"{v} {n}" for v, n in counts.items() if n)
-    return f"; runs that never reached it (counted as epochs + 1): {never}" if never else ""
+    unit = "epochs" if claim.metric.startswith("epochs_to") else "last step"
+    return f"; runs that never reached it (counted as {unit} + 1): {never}" if never else ""
 
 
 def _fmt(x: float, digits: int = 4) -> str:

@@ -70,6 +70,8 @@ class TrainConfig:
     # Speed settings that leave the mathematics unchanged (README, Speed); null = Keras' default.
     steps_per_execution: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     validation_batch_size: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
+    # Test accuracy every N steps into steps.csv (bn_study/steps.py); null = only at the end.
+    test_every_steps: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bn_study.summary import figure_names
 from bn_study.yamlio import dump_yaml, read_yaml
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
-         "probe", "sweep")
+         "probe", "sweep", "steps")
 TESTS = ("difference", "value", "spread", "range")
 SPEC_FILE = "experiment.yaml"
 

@@ -176,13 +176,11 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
 
 def probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.DataFrame]:
     """probe.csv of each variant's first seed that has one."""
-    from bn_study.probe import PROBE_FILE
-
     tables = {}
     for v in variants:
         for run in sorted((r for r in runs if r.variant == v), key=lambda r: r.seed):
-            if (run.directory / PROBE_FILE).is_file():
-                tables[v] = pd.read_csv(run.directory / PROBE_FILE).assign(seed=run.seed)
+            if not run.probe.empty:
+                tables[v] = run.probe.assign(seed=run.seed)
                 break
     return tables
 
@@ -261,6 +259,34 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
     return _save(fig, out / f"sweep_{figure}.png")
 
 
+def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path) -> Path | None:
+    """Ioffe & Szegedy (2015) Fig. 1(a): test accuracy against training step, mean ± std over seeds."""
+    colors = _colors(variants)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
+    for v in variants:
+        tables = [r.steps.set_index("step")["test_accuracy"] for r in runs if r.variant == v and not r.steps.empty]
+        if not tables:
+            continue
+        wide = pd.concat(tables, axis=1)
+        mean, std = wide.mean(axis=1), wide.std(axis=1, ddof=1).fillna(0)
+        ax.plot(wide.index, mean, color=colors[v], label=f"{v} (n={wide.shape[1]})")
+        ax.fill_between(wide.index, mean - std, mean + std, color=colors[v], alpha=0.25, lw=0)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    low = ax.get_ylim()[0]
+    ax.set_ylim(max(low, 0.7), 1.0)  # the paper's axis starts at 0.7; earlier points lie below it
+    ax.set_xlabel("training step")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy during training, mean ± 1 std over seeds (cf. Ioffe & Szegedy 2015, Fig. 1a)",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return _save(fig, out / "test_accuracy_by_step.png")
+
+
 def draw_plots(results_dir: Path) -> list[Path]:
     """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
     from bn_study.experiment import SPEC_FILE, load_spec
@@ -297,6 +323,8 @@ def draw_plots(results_dir: Path) -> list[Path]:
         paths.append(epochs_to_threshold(done, present, spec.thresholds, out))
     if "sweep" in spec.plots and spec.grid_points:
         paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "gap_accuracy")]
+    if "steps" in spec.plots:
+        paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
     if "probe" in spec.plots:
         paths += probe_plots(runs, present, out)
     return paths

@@ -25,7 +25,6 @@ from keras import ops
 
 from bn_study.config import ProbeConfig
 
-PROBE_FILE = "probe.csv"
 PERCENTILES = (15, 50, 85)
 
 

@@ -6,8 +6,9 @@ import pandas as pd
 
 from bn_study.experiment import ExperimentSpec, GridPoint
 
-SWEEP_FIGURES = {"test_accuracy": "test accuracy", "final_accuracy": "training accuracy, last epoch",
-                 "final_loss": "training loss, last epoch"}
+SWEEP_FIGURES = {"test_accuracy": "test accuracy", "best_val_accuracy": "validation accuracy, best epoch",
+                 "final_val_accuracy": "validation accuracy, last epoch",
+                 "final_accuracy": "training accuracy, last epoch", "final_loss": "training loss, last epoch"}
 
 
 def grid_representatives(spec: ExperimentSpec) -> list[str]:

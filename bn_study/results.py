@@ -21,6 +21,7 @@ from bn_study.errors import UserError
 
 CONFIG_FILE, RUN_FILE, HISTORY_FILE, METRICS_FILE = "config.yaml", "run.json", "history.csv", "metrics.json"
 BACKUP_DIR, LOCK_FILE = "backup", ".lock"
+PROBE_FILE, STEPS_FILE = "probe.csv", "steps.csv"  # written only when the config asks (probe.py, steps.py)
 COMPLETE, DIVERGED = "complete", "diverged"
 FINAL = (COMPLETE, DIVERGED)  # a rerun would give the same: never retrained
 
@@ -106,6 +107,8 @@ class RunRecord:
     run: dict
     history: pd.DataFrame
     metrics: dict
+    steps: pd.DataFrame  # steps.csv: test accuracy every N steps (empty when not recorded)
+    probe: pd.DataFrame  # probe.csv (empty when the probe was off)
 
     @property
     def complete(self) -> bool:
@@ -121,8 +124,8 @@ def run_status(directory: Path) -> str | None:
 def read_run(directory: Path, variant: str | None = None) -> RunRecord:
     directory = Path(directory)
     run = read_json(directory / RUN_FILE)
-    history_path = directory / HISTORY_FILE
-    history = pd.read_csv(history_path) if history_path.is_file() else pd.DataFrame()
+    history, steps, probe = (pd.read_csv(directory / name) if (directory / name).is_file() else pd.DataFrame()
+                             for name in (HISTORY_FILE, STEPS_FILE, PROBE_FILE))
     metrics_path = directory / METRICS_FILE
     return RunRecord(
         directory=directory,
@@ -132,6 +135,8 @@ def read_run(directory: Path, variant: str | None = None) -> RunRecord:
         run=run,
         history=history,
         metrics=read_json(metrics_path) if metrics_path.is_file() else {},
+        steps=steps,
+        probe=probe,
     )
 
 

@@ -28,9 +28,32 @@ FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "fina
            "train_seconds", "seconds_per_epoch", "diverged", "diverged_epoch")
 
 
+# From steps.csv (train.test_every_steps) and probe.csv (probe:), present only for runs that have them.
+STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
+PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
+
+
 def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
     """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
-    return FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds)
+    return (FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds) + STEP_FIGURES
+            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES)
+
+
+def steps_to(steps: pd.DataFrame, threshold: float) -> float:
+    """The first recorded step at which test accuracy reached `threshold` (NaN if never)."""
+    reached = steps.loc[steps["test_accuracy"] >= threshold, "step"]
+    return float(reached.iloc[0]) if len(reached) else float("nan")
+
+
+def probe_movement(probe: pd.DataFrame) -> dict:
+    """How much the last probed layer's unit-0 pre-activation moved over training, in its own units:
+    the range of its median (a change in mean) and of its 15th-85th percentile spread (in variance)."""
+    layers = probe.loc[probe["statistic"] == "pre_p50", "layer"].unique()
+    last = max(layers, key=lambda label: int(label.split(":")[0]))
+    wide = probe[probe["layer"] == last].pivot_table(index="step", columns="statistic", values="value")
+    spread = wide["pre_p85"] - wide["pre_p15"]
+    return {"probe_p50_range": wide["pre_p50"].max() - wide["pre_p50"].min(),
+            "probe_spread_range": spread.max() - spread.min()}
 
 
 def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
@@ -58,6 +81,13 @@ def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
     }
     for t in thresholds:
         row[f"epochs_to_val_{t:g}"] = epochs_to(h, "val_accuracy", t)
+    if not run.steps.empty:
+        row["test_accuracy_step_mean"] = run.steps["test_accuracy"].mean()  # area under Fig. 1(a)'s curve
+        row["last_test_step"] = run.steps["step"].max()
+        for t in thresholds:
+            row[f"test_steps_to_{t:g}"] = steps_to(run.steps, t)
+    if not run.probe.empty and (run.probe["statistic"] == "pre_p50").any():
+        row.update(probe_movement(run.probe))
     row["train_seconds"] = h["seconds"].sum()
     row["seconds_per_epoch"] = h["seconds"].iloc[1:].median() if len(h) > 1 else h["seconds"].iloc[0]
     return row

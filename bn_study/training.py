@@ -22,7 +22,8 @@ from bn_study.config import RunConfig
 from bn_study.data import Mnist, split
 from bn_study.errors import UserError
 from bn_study.models import build_model, build_optimizer
-from bn_study.probe import PROBE_FILE, ProbeCallback
+from bn_study.probe import ProbeCallback
+from bn_study.steps import StepTestCallback
 from bn_study.yamlio import dump_yaml
 
 SKIPPED = "skipped"
@@ -173,8 +174,10 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: di
         keras.callbacks.CSVLogger(str(history_path), append=True),
         keras.callbacks.TerminateOnNaN(),
         TerminateOnNonFiniteValidation(),
-        *([ProbeCallback(config.probe, splits.x_val, splits.y_val, train.loss, run_dir / PROBE_FILE)]
+        *([ProbeCallback(config.probe, splits.x_val, splits.y_val, train.loss, run_dir / results.PROBE_FILE)]
           if config.probe else []),
+        *([StepTestCallback(train.test_every_steps, splits.x_test, splits.y_test, train.loss, run_dir / results.STEPS_FILE)]
+          if train.test_every_steps else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
         keras.callbacks.BackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
     ]

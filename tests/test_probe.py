@@ -7,7 +7,7 @@ from bn_study.config import load_config
 from bn_study.data import load_mnist
 from bn_study.errors import UserError
 from bn_study.models import check_buildable
-from bn_study.probe import PROBE_FILE
+from bn_study.results import PROBE_FILE
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 BN = ROOT / "configs/article_bn.yaml"

@@ -120,3 +120,17 @@ def test_range_claim_counts_rates_where_every_seed_trains_well(treat, verdict, e
     result = judge(RANGE, table, points)
     assert result.verdict == verdict
     assert "base: 0.001, 0.01 (2 values, 1 decade)" in result.evidence and evidence in result.evidence
+
+
+def test_steps_to_and_probe_movement_known_answers():
+    from bn_study.summary import probe_movement, steps_to
+
+    steps = pd.DataFrame({"step": [0, 500, 1000, 1500], "test_accuracy": [0.1, 0.93, 0.96, 0.955]})
+    assert steps_to(steps, 0.95) == 1000 and math.isnan(steps_to(steps, 0.97))
+    rows = []
+    for step, (p15, p50, p85) in zip((0, 500, 1000), ((-1, 0, 1), (-2, 1, 2), (-1, -0.5, 3))):
+        for layer, shift in (("3:Dense", 0.0), ("1:Dense", 100.0)):  # the last probed layer counts, by position
+            rows += [(step, layer, f"pre_p{q}", v + shift) for q, v in ((15, p15), (50, p50), (85, p85))]
+    probe = pd.DataFrame(rows, columns=["step", "layer", "statistic", "value"])
+    # medians 0, 1, -0.5 -> range 1.5; spreads 2, 4, 4 -> range 2
+    assert probe_movement(probe) == {"probe_p50_range": 1.5, "probe_spread_range": 2.0}
