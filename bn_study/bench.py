@@ -5,10 +5,15 @@ A B A B ... for `pairs` rounds, and the first epoch of every process is warm-up,
 per epoch are wall time from epoch begin to epoch end (training steps + validation), as
 history.csv's `seconds`; for bn_study arms `median_val_s` is the validation pass alone. Arms:
 - reference: the article's script (Sequential, fit on NumPy arrays with validation_split),
+- reference_tf_data: the same script fed a tf.data pipeline of the same arrays (cache, shuffle
+  each epoch, batch 250, prefetch; the last 20% for validation, as validation_split takes it),
+- reference_tf_data_uint8: the same pipeline over uint8 images, scaled to [0, 1] batch by batch
+  (the same float32 values: x / 255 is one correctly rounded division either way),
 - bn_study: `python -m bn_study run` with its callbacks and files,
 - bn_study_probe: the same with the probe on (cost of looking inside),
 - bn_study_nondeterministic: the same with train.deterministic=false (cost of op determinism),
-- bn_study:KEY=VALUE;KEY=VALUE: the run path with those --set overrides (a speed setting to try).
+Any arm may take `:KEY=VALUE;KEY=VALUE`: a KEY in capitals is an environment variable of that
+process (e.g. TF_NUM_INTRAOP_THREADS=1), any other a --set override of a bn_study arm.
 """
 from __future__ import annotations
 
@@ -24,22 +29,59 @@ from pathlib import Path
 
 import pandas as pd
 
+from bn_study.errors import UserError
 from bn_study.results import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"no_bn": ROOT / "configs/article_no_bn.yaml", "bn": ROOT / "configs/article_bn.yaml"}
 PROBES = {"no_bn": "probe.layers=[0,2,5]", "bn": "probe.layers=[0,4,9]"}
-ARMS = ("reference", "bn_study", "bn_study_probe", "bn_study_nondeterministic")
+ARMS = ("reference", "reference_tf_data", "reference_tf_data_uint8", "bn_study", "bn_study_probe",
+        "bn_study_nondeterministic")
 
 
-def reference_main(model_name: str, epochs: int, train_limit: int | None, data_path: str | None, dataset: str) -> None:
+def parse_arm(arm: str) -> tuple[str, dict[str, str], list[str]]:
+    """'bn_study:TF_NUM_INTRAOP_THREADS=1;train.shuffle=true' -> (base arm, environment, --set overrides)."""
+    base, _, extra = arm.partition(":")
+    if base not in ARMS:
+        raise UserError(f"--arms: unknown '{base}'; known: {', '.join(ARMS)}")
+    env, sets = {}, []
+    for part in filter(None, extra.split(";")):
+        key, sep, _ = part.partition("=")
+        if not sep or not key:
+            raise UserError(f"--arms {arm}: '{part}' is not KEY=VALUE")
+        if key.isupper():
+            env[key] = part.split("=", 1)[1]
+        elif base.startswith("reference"):
+            raise UserError(f"--arms {arm}: reference arms take only environment variables (NAME=VALUE in capitals)")
+        else:
+            sets.append(part)
+    return base, env, sets
+
+
+def _tf_data(x, y, batch_size: int, shuffle: bool):
+    """A tf.data pipeline over in-memory arrays; uint8 images are scaled to float32 [0, 1] per batch."""
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    if shuffle:
+        data = data.shuffle(len(x), seed=0, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if x.dtype == "uint8":
+        data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255, labels),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def reference_main(model_name: str, epochs: int, train_limit: int | None, data_path: str | None, dataset: str,
+                   feed: str = "reference") -> None:
     """The article's script, plain Keras; prints its epoch times as JSON on the last line."""
     import keras
 
     from bn_study.data import load_mnist
 
     mnist = load_mnist(data_path, dataset, log=lambda m: None)  # the same verified arrays
-    x = mnist.x_train[:train_limit].reshape(-1, 28, 28, 1).astype("float32") / 255
+    x = mnist.x_train[:train_limit].reshape(-1, 28, 28, 1)
+    x = x if feed == "reference_tf_data_uint8" else x.astype("float32") / 255
     y = mnist.y_train[:train_limit]
     keras.utils.set_random_seed(0)
     L = keras.layers
@@ -55,23 +97,28 @@ def reference_main(model_name: str, epochs: int, train_limit: int | None, data_p
     clock = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda e, logs: start.__setitem__(0, time.perf_counter()),
         on_epoch_end=lambda e, logs: times.append(time.perf_counter() - start[0]))
-    model.fit(x, y, batch_size=250, epochs=epochs, validation_split=0.2, verbose=0, callbacks=[clock])
+    if feed == "reference":
+        model.fit(x, y, batch_size=250, epochs=epochs, validation_split=0.2, verbose=0, callbacks=[clock])
+    else:
+        split_at = int(len(x) * 0.8)
+        model.fit(_tf_data(x[:split_at], y[:split_at], 250, shuffle=True), epochs=epochs, verbose=0, callbacks=[clock],
+                  validation_data=_tf_data(x[split_at:], y[split_at:], 250, shuffle=False))
     print(json.dumps({"seconds": times, "n_train": int(len(x) * 0.8)}))
 
 
 def _command(arm: str, model: str, epochs: int, shrink: list[str], out: Path) -> list[str]:
-    if arm == "reference":
+    base, _, arm_sets = parse_arm(arm)
+    if base.startswith("reference"):
         limit = next((s.split("=")[1] for s in shrink if s.startswith("data.train_limit=")), "none")
         path = next((s.split("=", 1)[1] for s in shrink if s.startswith("data.path=")), "none")
         dataset = next((s.split("=")[1] for s in shrink if s.startswith("data.dataset=")), "mnist")
-        return [sys.executable, "-m", "bn_study.bench", model, str(epochs), limit, path, dataset]
+        return [sys.executable, "-m", "bn_study.bench", model, str(epochs), limit, path, dataset, base]
     sets = [f"train.epochs={epochs}", *shrink]
-    if arm == "bn_study_probe":
+    if base == "bn_study_probe":
         sets.append(PROBES[model])
-    if arm == "bn_study_nondeterministic":
+    if base == "bn_study_nondeterministic":
         sets.append("train.deterministic=false")
-    if arm.startswith("bn_study:"):
-        sets += arm.split(":", 1)[1].split(";")
+    sets += arm_sets
     return [sys.executable, "-m", "bn_study", "run", str(CONFIGS[model]), "--out", str(out),
             *[a for s in sets for a in ("--set", s)]]
 
@@ -80,13 +127,13 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
     """Run one process; its per-epoch seconds (first excluded) and its own peak RSS (wait4)."""
     with tempfile.TemporaryDirectory() as tmp:
         out, stdout, stderr = Path(tmp) / "run", Path(tmp) / "stdout", Path(tmp) / "stderr"
-        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", **parse_arm(arm)[1])
         with open(stdout, "w") as so, open(stderr, "w") as se:
             proc = subprocess.Popen(_command(arm, model, epochs, shrink, out), env=env, stdout=so, stderr=se)
             _, status, usage = os.wait4(proc.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"{arm} {model} failed: {stderr.read_text().strip().splitlines()[-1:]}")
-        if arm == "reference":
+        if arm.startswith("reference"):
             report = json.loads(stdout.read_text().strip().splitlines()[-1])
             seconds, n_train = report["seconds"], report["n_train"]
             validation = None
@@ -147,6 +194,7 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}", ""])
 
 
-if __name__ == "__main__":  # the reference arm's own process: MODEL EPOCHS TRAIN_LIMIT DATA_PATH DATASET
-    name, n_epochs, limit, path, data_set = sys.argv[1:6]
-    reference_main(name, int(n_epochs), None if limit == "none" else int(limit), None if path == "none" else path, data_set)
+if __name__ == "__main__":  # a reference arm's own process: MODEL EPOCHS TRAIN_LIMIT DATA_PATH DATASET ARM
+    name, n_epochs, limit, path, data_set, feed = sys.argv[1:7]
+    reference_main(name, int(n_epochs), None if limit == "none" else int(limit), None if path == "none" else path,
+                   data_set, feed)

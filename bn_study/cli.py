@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
     p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn")
     p.add_argument("--arms", default="reference,bn_study",
-                   help="comma-separated; the first is the baseline; 'bn_study:KEY=VALUE;...' adds --set overrides")
+                   help="comma-separated; the first is the baseline; 'ARM:KEY=VALUE;...' sets an environment "
+                        "variable (KEY in capitals) or a --set override (bn_study arms)")
     p.add_argument("--set", dest="overrides", **overrides)
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "bench")
 
@@ -122,13 +123,14 @@ def cmd_report(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from bn_study.bench import ARMS, CONFIGS, run_bench
+    from bn_study.bench import CONFIGS, parse_arm, run_bench
 
     models, arms = args.variants.split(","), args.arms.split(",")
-    for name, known, values in (("--variants", CONFIGS, models), ("--arms", ARMS, arms)):
-        unknown = [v for v in values if v not in known and not v.startswith("bn_study:")]
-        if unknown:
-            raise UserError(f"{name}: unknown '{unknown[0]}'; known: {', '.join(known)}")
+    unknown = [v for v in models if v not in CONFIGS]
+    if unknown:
+        raise UserError(f"--variants: unknown '{unknown[0]}'; known: {', '.join(CONFIGS)}")
+    for arm in arms:
+        parse_arm(arm)
     if args.epochs < 2 or args.pairs < 1:
         raise UserError("--epochs must be at least 2 (the first is warm-up) and --pairs at least 1")
     table = run_bench(models, arms, args.epochs, args.pairs, args.overrides, args.out)
