@@ -22,7 +22,7 @@ PLOTS_DIR = "plots"
 DPI = 120
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     from bn_study.results import atomic_path
 
     fig.tight_layout()
@@ -57,7 +57,7 @@ def article_figure(run: RunRecord, out: Path) -> Path:
     _integer_epochs(ax)
     ax.legend(["train", "test"], loc="lower right")
     ax.grid(alpha=0.3)
-    return _save(fig, out / f"article_figure_{run.variant}.png")
+    return save_figure(fig, out / f"article_figure_{run.variant}.png")
 
 
 def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, name: str, label: str) -> Path:
@@ -91,7 +91,7 @@ def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, 
         axes[0][1].set_xlim(start + 0.5, len(chosen[0].history) + 0.5)
         axes[0][1].set_ylim(bottom - 0.1 * (1 - bottom), 1 + 0.05 * (1 - bottom))
         axes[0][1].set_title(f"zoom: epochs {start + 1}–{len(chosen[0].history)}")
-    return _save(fig, out / name)
+    return save_figure(fig, out / name)
 
 
 def curve_stats(runs: list[RunRecord], variant: str, column: str) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def mean_curves(runs: list[RunRecord], variants: list[str], out: Path) -> Path:
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.suptitle(f"Mean ± 1 std over seeds: {' vs '.join(variants)}")
-    return _save(fig, out / "mean_curves.png")
+    return save_figure(fig, out / "mean_curves.png")
 
 
 def test_accuracy(summary: pd.DataFrame, variants: list[str], out: Path) -> Path:
@@ -147,7 +147,7 @@ def test_accuracy(summary: pd.DataFrame, variants: list[str], out: Path) -> Path
     ax.set_title("Test accuracy per seed; black: mean and 95% CI")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
-    return _save(fig, out / "test_accuracy.png")
+    return save_figure(fig, out / "test_accuracy.png")
 
 
 def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, out: Path) -> Path:
@@ -171,55 +171,7 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
         ax.set_title(f"epochs to reach validation accuracy {t:g}")
         ax.set_ylabel("epochs (black: mean of runs that reached it)")
         ax.grid(alpha=0.3, axis="y")
-    return _save(fig, out / "epochs_to_threshold.png")
-
-
-def probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.DataFrame]:
-    """probe.csv of each variant's first seed that has one."""
-    tables = {}
-    for v in variants:
-        for run in sorted((r for r in runs if r.variant == v), key=lambda r: r.seed):
-            if not run.probe.empty:
-                tables[v] = run.probe.assign(seed=run.seed)
-                break
-    return tables
-
-
-def probe_plots(runs: list[RunRecord], variants: list[str], out: Path) -> list[Path]:
-    """Percentile bands of unit 0's pre-activation per probed layer, and kernel gradient norms."""
-    tables = probe_tables(runs, variants)
-    if not tables:
-        return []
-    names = list(tables)
-    rows = max(t.loc[t["statistic"] == "pre_p50", "layer"].nunique() for t in tables.values())
-    fig, axes = plt.subplots(rows, len(names), figsize=(5.5 * len(names), 2.8 * rows), squeeze=False, sharex=True)
-    for col, v in enumerate(names):
-        t = tables[v]
-        layers = list(dict.fromkeys(t.loc[t["statistic"] == "pre_p50", "layer"]))
-        for row, layer in enumerate(layers):
-            ax = axes[row][col]
-            wide = t[t["layer"] == layer].pivot_table(index="step", columns="statistic", values="value")
-            ax.fill_between(wide.index, wide["pre_p15"], wide["pre_p85"], alpha=0.3, label="15th–85th")
-            ax.plot(wide.index, wide["pre_p50"], label="50th")
-            ax.set_title(f"{v} (seed {t['seed'].iloc[0]}): layer {layer}, unit 0", fontsize=10)
-            ax.grid(alpha=0.3)
-        axes[-1][col].set_xlabel("training step")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("Pre-activation of unit 0 over the probe batch: 15th, 50th, 85th percentiles "
-                 "(Ioffe & Szegedy 2015, Fig. 1b,c)")
-    paths = [_save(fig, out / "probe_percentiles.png")]
-
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False, sharey=True)
-    for ax, v in zip(axes[0], names):
-        g = tables[v][tables[v]["statistic"] == "grad_norm"]
-        for layer, rows_ in g.groupby("layer", sort=False):
-            ax.plot(rows_["step"], rows_["value"], label=layer)
-        ax.set_yscale("log")
-        ax.set_title(f"{v}: kernel gradient L2 norm")
-        ax.set_xlabel("training step")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    return paths + [_save(fig, out / "gradient_norms.png")]
+    return save_figure(fig, out / "epochs_to_threshold.png")
 
 
 def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
@@ -256,7 +208,7 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
     ax.set_title(f"{figure.replace('_', ' ')} against {points[0].key} (k÷: k seeds diverged)")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return _save(fig, out / f"sweep_{figure}.png")
+    return save_figure(fig, out / f"sweep_{figure}.png")
 
 
 def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path) -> Path | None:
@@ -284,7 +236,7 @@ def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path)
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    return _save(fig, out / "test_accuracy_by_step.png")
+    return save_figure(fig, out / "test_accuracy_by_step.png")
 
 
 def draw_plots(results_dir: Path) -> list[Path]:
@@ -326,5 +278,7 @@ def draw_plots(results_dir: Path) -> list[Path]:
     if "steps" in spec.plots:
         paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
     if "probe" in spec.plots:
+        from bn_study.probe_report import probe_plots
+
         paths += probe_plots(runs, present, out)
     return paths

@@ -15,7 +15,8 @@ import pandas as pd
 
 from bn_study import claims as claims_mod
 from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
-from bn_study.report_grid import grid_representatives, grid_setup_line, sweep_section
+from bn_study.probe_report import probe_section
+from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
 from bn_study.results import RunRecord, find_runs, write_text
 from bn_study.summary import mean_ci, summary_table
 
@@ -32,6 +33,9 @@ TABLE_FIGURES = {
     "val_accuracy_epoch1": "validation accuracy after epoch 1",
     "val_accuracy_std_late": "std of validation accuracy over the 2nd half of epochs",
     "seconds_per_epoch": "seconds per epoch (median)",
+    "test_accuracy_step_mean": "test accuracy, mean over the records every N steps",
+    "probe_p50_range": "probed input's median: max − min over training",
+    "probe_spread_range": "probed input's 15th–85th spread: max − min over training",
 }
 PLOT_CAPTIONS = {
     "mean_curves.png": "Mean ± 1 std over seeds of the four curves.",
@@ -52,12 +56,6 @@ def _cell(values: pd.Series, digits: int = 4) -> str:
     if n == 1:
         return f"{mean:.{digits}g} (n=1)"
     return f"{mean:.{digits}g} ± {std:.2g} [{low:.{digits}g}, {high:.{digits}g}] (n={n})"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _layer_text(layer: dict) -> str:
@@ -110,12 +108,13 @@ def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> s
     figures = dict(TABLE_FIGURES)
     for t in thresholds:
         figures[f"epochs_to_val_{t:g}"] = f"epochs to validation accuracy {t:g} (runs that reached it)"
+        figures[f"test_steps_to_{t:g}"] = f"steps to test accuracy {t:g} (runs that reached it)"
     rows = [[label] + [_cell(summary.loc[summary["variant"] == v, f]) for v in variants]
             for f, label in figures.items() if f in summary.columns]
     rows += diverged if any("0 of" not in c for c in diverged[0][1:]) else []
     return "\n".join(["## Results over seeds", "",
                       "Mean ± standard deviation [95% Student-t confidence interval of the mean] (n runs).", "",
-                      _table(["figure"] + variants, rows), ""])
+                      markdown_table(["figure"] + variants, rows), ""])
 
 
 def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
@@ -128,7 +127,7 @@ def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
                                                   f" ≥ {claim.value:g}, wider for {claim.treatment}" if claim.test == "range" else "")
         source = f"<br>*{claim.source}*" if claim.source else ""
         rows.append([str(i), claim.claim + source, what, v.evidence, f"**{v.verdict}**"])
-    return "\n".join(["## Claims", "", _table(["#", "claim", "test", "evidence", "verdict"], rows), "",
+    return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "verdict"], rows), "",
                       f"Verdict rules (α = {claims_mod.ALPHA}, n = runs per variant as shown):", "",
                       claims_mod.RULES, ""])
 
@@ -171,70 +170,6 @@ def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants:
     return "\n".join(lines + [""])
 
 
-def _movement(table: pd.DataFrame, layer: str, from_step: int) -> tuple[float, float]:
-    """How far and how jumpily unit 0's median pre-activation moved after `from_step`.
-
-    drift: |median at the end − median at from_step|; jitter: the median |change| between
-    consecutive records; both in units of the final 15th–85th percentile spread.
-    """
-    wide = table[table["layer"] == layer].pivot_table(index="step", columns="statistic", values="value")
-    wide = wide[wide.index >= from_step]
-    spread = wide["pre_p85"].iloc[-1] - wide["pre_p15"].iloc[-1]
-    if not spread:
-        return float("nan"), float("nan")
-    drift = abs(wide["pre_p50"].iloc[-1] - wide["pre_p50"].iloc[0]) / spread
-    return drift, float(wide["pre_p50"].diff().abs().median() / spread)
-
-
-def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
-    """The probe's numbers and what they say about 'internal covariate shift'."""
-    from bn_study.plots import probe_tables
-
-    tables = probe_tables(runs, variants)
-    if not tables:
-        return ""
-    rows, means = [], {}
-    for v, t in tables.items():
-        after_epoch1 = int(t.loc[t["epoch"] == 0, "step"].max() or 0)
-        moves = []
-        for layer in dict.fromkeys(t.loc[t["statistic"] == "pre_p50", "layer"]):
-            drift, jitter = _movement(t, layer, after_epoch1)
-            moves.append((drift, jitter))
-            rows.append([v, layer, f"{drift:.3f}", f"{jitter:.4f}"])
-        grads = t[t["statistic"] == "grad_norm"].pivot_table(index="step", columns="layer", values="value")
-        by_position = sorted(grads.columns, key=lambda label: int(label.split(":")[0]))
-        ratio = (grads[by_position[0]] / grads[by_position[-1]]).median()
-        rows.append([v, f"gradient norm {by_position[0]} / {by_position[-1]}", f"median {ratio:.3g}", ""])
-        means[v] = tuple(float(np.nanmean(x)) for x in zip(*moves)) + (float(ratio),)
-    lines = ["## Inside the network: distributions and gradient flow", "",
-             "After epoch 1, per probed layer: how far unit 0's median pre-activation moved by the last step "
-             "(drift) and how much it moved between consecutive records (jitter, the median), both in units "
-             "of its final 15th–85th percentile spread; and the median ratio of the first to the last "
-             "kernel's gradient norm.", "",
-             _table(["variant", "layer", "drift", "jitter"], rows), ""]
-    if len(means) >= 2:
-        (a, (drift_a, jitter_a, grad_a)), (b, (drift_b, jitter_b, grad_b)) = list(means.items())[:2]
-        steadier = [w for w, x, y in (("drift", drift_b, drift_a), ("jitter", jitter_b, jitter_a)) if x < y]
-        verdict = ("less on both measures, as the internal-covariate-shift account predicts" if len(steadier) == 2
-                   else "more on both measures, the opposite of what the internal-covariate-shift account predicts"
-                   if not steadier else f"less only in {steadier[0]}, so the two measures disagree")
-        lines.append(
-            f"*Internal covariate shift.* Ioffe & Szegedy (2015, Fig. 1) show a sigmoid's input distribution "
-            f"drifting during training without BN and held steady with it, and the source articles give that as "
-            f"why BN works. Averaged over the probed layers, the distributions moved {verdict}: drift {drift_b:.3f} "
-            f"with BN ({b}) vs {drift_a:.3f} without ({a}), jitter {jitter_b:.4f} vs {jitter_a:.4f} (one seed: a "
-            f"description, not a test). In the article's model BN follows each ReLU, so it normalises the *inputs* "
-            f"of the next Conv2D/Dense rather than the pre-activations measured here. Steadier distributions, where "
-            f"seen, do not show that steadiness is what helps: Santurkar et al. (2018) found BN's benefit survives "
-            f"deliberately injected shift. Gradient flow: the first kernel's gradient norm was a median "
-            f"{grad_b:.3g}× the last kernel's with BN and {grad_a:.3g}× without, so with BN the loss reaches the "
-            f"first layer {'more' if grad_b > grad_a else 'less'} strongly relative to the last.")
-    return "\n".join(lines + ["", "![probe_percentiles.png](plots/probe_percentiles.png)", "",
-                               "*Percentiles of unit 0's pre-activation over the probe batch, per probed layer.*", "",
-                               "![gradient_norms.png](plots/gradient_norms.png)", "",
-                               "*L2 norm of the loss gradient for each kernel.*", ""])
-
-
 def plots_section(results_dir: Path, variants: list[str]) -> str:
     lines = ["## Plots", ""]
     plots = results_dir / "plots"
@@ -268,11 +203,11 @@ def render_markdown(results_dir: Path) -> str:
         return "\n".join(head + ["No complete runs yet."])
     parts = [setup_section(spec, runs),
              results_section(summary[summary["variant"].isin(listed)], listed, spec.thresholds) if listed else "",
-             sweep_section(summary, spec.grid_points),
+             sweep_section(summary, spec.grid_points), steps_section(runs, listed),
              claims_section(spec, summary), observations_section(summary, runs, listed),
              probe_section(runs, variants),
              plots_section(results_dir, variants)]
-    return "\n".join(head + parts)
+    return "\n".join(head + [part for part in parts if part])
 
 
 def to_html(markdown_text: str, results_dir: Path, title: str) -> str:

@@ -134,3 +134,18 @@ def test_steps_to_and_probe_movement_known_answers():
     probe = pd.DataFrame(rows, columns=["step", "layer", "statistic", "value"])
     # medians 0, 1, -0.5 -> range 1.5; spreads 2, 4, 4 -> range 2
     assert probe_movement(probe) == {"probe_p50_range": 1.5, "probe_spread_range": 2.0}
+
+
+def test_steps_section_tabulates_test_accuracy_by_step(tmp_path):
+    from bn_study.report_tables import steps_section
+    from bn_study.results import RunRecord
+
+    def run(variant, seed, accuracies):
+        steps = pd.DataFrame({"step": [0, 500, 1000, 1500], "test_accuracy": accuracies})
+        return RunRecord(tmp_path, variant, seed, {}, {}, pd.DataFrame(), {}, steps, pd.DataFrame())
+
+    runs = [run("a", 0, [0.1, 0.5, 0.7, 0.8]), run("a", 1, [0.1, 0.7, 0.9, 1.0]), run("b", 0, [0.1, 0.9, 0.9, 0.9])]
+    text = steps_section(runs, ["a", "b"], rows=3)
+    assert "| step | a | b |" in text
+    assert "| 1,500 | 0.9000 ± 0.1414 (n=2) | 0.9000 (n=1) |" in text and "| 500 |" in text
+    assert steps_section(runs[:0], ["a"]) == ""

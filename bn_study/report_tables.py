@@ -1,10 +1,18 @@
-"""Report sections of an experiment with a grid: a figure against the swept value, one column per
-line, instead of one column per variant (a 4-model x 5-value grid has 20 variants)."""
+"""Report tables of a figure against something other than the variant: against the swept value of
+a grid (one column per line, not per variant: a 4-model x 5-value grid has 20 variants), and
+against the training step (test accuracy every N steps, steps.csv)."""
 from __future__ import annotations
 
 import pandas as pd
 
 from bn_study.experiment import ExperimentSpec, GridPoint
+from bn_study.results import RunRecord
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
 
 SWEEP_FIGURES = {"test_accuracy": "test accuracy", "best_val_accuracy": "validation accuracy, best epoch",
                  "final_val_accuracy": "validation accuracy, last epoch",
@@ -57,3 +65,22 @@ def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
         out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
     return "\n".join(out)
 
+
+
+def steps_section(runs: list[RunRecord], variants: list[str], rows: int = 5) -> str:
+    """Test accuracy at `rows` evenly spaced recorded steps (and the last), mean ± std over seeds."""
+    tables = {v: pd.concat([r.steps.set_index("step")["test_accuracy"] for r in runs
+                            if r.variant == v and not r.steps.empty], axis=1)
+              for v in variants if any(r.variant == v and not r.steps.empty for r in runs)}
+    if not tables:
+        return ""
+    steps = sorted(set.intersection(*(set(t.index) for t in tables.values())))
+    chosen = sorted({steps[round(i * (len(steps) - 1) / rows)] for i in range(1, rows + 1)})
+    lines = ["## Test accuracy during training", "",
+             "Recorded every `train.test_every_steps` steps in inference mode (steps.csv); mean ± std over seeds.", "",
+             "| step | " + " | ".join(tables) + " |", "|" + "---|" * (len(tables) + 1)]
+    for step in chosen:
+        cells = [f"{t.loc[step].mean():.4f}" + (f" ± {t.loc[step].std(ddof=1):.4f}" if t.shape[1] > 1 else "")
+                 + f" (n={t.shape[1]})" for t in tables.values()]
+        lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + [""])
