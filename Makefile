@@ -8,7 +8,7 @@ REQUIREMENTS := $(shell nvidia-smi >/dev/null 2>&1 && echo requirements-gpu.txt 
 EXPERIMENT := experiments/article.yaml
 RESULTS := results/article
 
-.PHONY: install data reproduce quick test plots bench
+.PHONY: install data reproduce quick studies test plots bench
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
@@ -29,12 +29,18 @@ quick: data
 	$(PY) -m bn_study experiment $(EXPERIMENT) --seeds 0 --set train.epochs=2 \
 		--set data.train_limit=6000 --out results/article-quick
 
+# The experiments beyond the article's (README, "Beyond the article"), about 2.5 hours on 2 CPU
+# cores in all; each skips its complete runs, so an interrupted `make studies` continues.
+STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization
+studies: data
+	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml || exit 1; done
+
 test: install
 	$(PY) -m pytest -q tests
 
 plots: install
-	$(PY) -m bn_study plot $(RESULTS)
-	$(PY) -m bn_study report $(RESULTS)
+	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \
+		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
 
 # Side by side against the article's plain Keras script: alternating processes, 3 pairs per model.
 bench: data

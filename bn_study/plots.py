@@ -68,9 +68,9 @@ def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, 
     """
     seed = min(r.seed for r in runs)
     colors = _colors(variants)
-    zoom = metric != "loss"
-    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(12 if zoom else 7, 4.5), squeeze=False)
     chosen = [r for v in variants for r in runs if r.variant == v and r.seed == seed]
+    zoom = metric != "loss" and min(len(r.history) for r in chosen) > 1  # a 1-epoch run has nothing to zoom on
+    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(12 if zoom else 7, 4.5), squeeze=False)
     for ax in axes[0]:
         for run in chosen:
             e = _epochs(run.history)

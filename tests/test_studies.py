@@ -1,0 +1,38 @@
+"""Every experiment in experiments/ runs end to end in its --set-shrunk form on the fixture:
+one seed, one or two epochs, and writes its runs, tables, plots and a report with every claim."""
+import pandas as pd
+import pytest
+
+from bn_study.cli import main
+from bn_study.experiment import load_spec
+from tests.conftest import ON_FIXTURE, ROOT
+
+SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each experiment's own parts
+    "placement": ["train.epochs=1"],
+    "learning_rate": ["train.epochs=1"],
+    "ioffe2015_fig1_rate": ["train.epochs=1"],
+    "ioffe2015_fig1": ["train.epochs=2", "train.test_every_steps=5", "probe.every=5"],
+    "regularization": ["train.epochs=1"],
+}
+
+
+@pytest.mark.parametrize("name", SHRINK)
+def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
+    path = ROOT / "experiments" / f"{name}.yaml"
+    sets = [a for s in ON_FIXTURE + SHRINK[name] for a in ("--set", s)]
+    assert main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]) == 0
+    spec = load_spec(path)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert sorted(summary["variant"]) == sorted(v.name for v in spec.all_variants)
+    assert set(summary["status"]) <= {"complete", "diverged"}
+    report = (tmp_path / "REPORT.md").read_text()
+    assert all(f"| {i} | {claim.claim}" in report for i, claim in enumerate(spec.claims, 1))
+    images = [line for line in report.splitlines() if line.startswith("![")]
+    assert images and all((tmp_path / line.split("](")[1].rstrip(")")).is_file() for line in images)
+    if name == "ioffe2015_fig1":  # Figure 1(a) and (b, c): steps.csv, probe.csv, their plots and figures
+        assert {"test_accuracy_step_mean", "probe_p50_range", "probe_spread_range"} <= set(summary.columns)
+        assert (tmp_path / "plots/test_accuracy_by_step.png").is_file()
+        assert (tmp_path / "plots/probe_percentiles.png").is_file()
+        assert "## Test accuracy during training" in report
+    if name == "learning_rate":
+        assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report
