@@ -274,7 +274,7 @@ def draw_plots(results_dir: Path) -> list[Path]:
     if "epochs_to_threshold" in spec.plots:
         paths.append(epochs_to_threshold(done, present, spec.thresholds, out))
     if "sweep" in spec.plots and spec.grid_points:
-        paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "gap_accuracy")]
+        paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
     if "steps" in spec.plots:
         paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
     if "probe" in spec.plots:

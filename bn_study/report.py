@@ -45,7 +45,7 @@ PLOT_CAPTIONS = {
     "loss.png": "One seed, variants overlaid: validation (solid) and training (dashed) loss.",
     "test_accuracy_by_step.png": "Test accuracy every `train.test_every_steps` steps: mean ± 1 std over seeds.",
     "sweep_test_accuracy.png": "Test accuracy against the swept value: mean and 95% CI over complete seeds.",
-    "sweep_gap_accuracy.png": "Train − validation accuracy gap against the swept value.",
+    "sweep_final_accuracy.png": "Training accuracy of the last epoch against the swept value.",
 }
 
 
