@@ -175,7 +175,8 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
 
 
 def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
-    """A figure against the swept value, one line per model, mean and 95% CI over complete seeds.
+    """A figure against the swept value, one line per model: the mean over complete seeds, and every
+    seed as a dot (with 3 seeds that often split, e.g. 0.97 / 0.1 / 0.1, a t-interval would leave [0, 1]).
 
     Diverged runs have no figure: each is counted beside its point as 'k÷' (k of the seeds diverged).
     """
@@ -187,13 +188,12 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
     positions = {x: (x if numeric else i) for i, x in enumerate(dict.fromkeys(xs))}
     for line in lines:
         mine = [p for p in points if p.line == line]
-        stats = [mean_ci(summary.loc[(summary["variant"] == p.variant) & (summary["status"] == "complete"), figure])
-                 for p in mine]
+        values = [summary.loc[(summary["variant"] == p.variant) & (summary["status"] == "complete"), figure].astype(float)
+                  for p in mine]
         x = [positions[p.x] for p in mine]
-        means = [m for _, m, _, _, _ in stats]
-        err = [[m - lo if np.isfinite(lo) else 0 for _, m, _, lo, _ in stats],
-               [hi - m if np.isfinite(hi) else 0 for _, m, _, _, hi in stats]]
-        ax.errorbar(x, means, yerr=err, marker="o", capsize=4, color=colors[line], label=line)
+        ax.plot(x, [v.mean() if len(v) else np.nan for v in values], marker="o", color=colors[line], label=line)
+        for xi, v in zip(x, values):
+            ax.scatter([xi] * len(v), v, s=14, color=colors[line], alpha=0.45, lw=0)
         for p, xi in zip(mine, x):
             diverged = int((summary.loc[summary["variant"] == p.variant, "status"] == "diverged").sum())
             if diverged:
@@ -203,9 +203,11 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(list(positions.values()), [str(x) for x in positions])
+    label = {"final_accuracy": "training accuracy, last epoch"}.get(figure, figure.replace("_", " "))
     ax.set_xlabel(points[0].key)
-    ax.set_ylabel(figure.replace("_", " "))
-    ax.set_title(f"{figure.replace('_', ' ')} against {points[0].key} (k÷: k seeds diverged)")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} against {points[0].key}\n"
+                 "line: mean over seeds; dots: each seed; k÷: k seeds diverged", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return save_figure(fig, out / f"sweep_{figure}.png")

@@ -44,7 +44,7 @@ PLOT_CAPTIONS = {
     "compare_accuracy.png": "One seed, variants overlaid: validation (solid) and training (dashed) accuracy.",
     "loss.png": "One seed, variants overlaid: validation (solid) and training (dashed) loss.",
     "test_accuracy_by_step.png": "Test accuracy every `train.test_every_steps` steps: mean ± 1 std over seeds.",
-    "sweep_test_accuracy.png": "Test accuracy against the swept value: mean and 95% CI over complete seeds.",
+    "sweep_test_accuracy.png": "Test accuracy against the swept value: mean over complete seeds (line), each seed (dots).",
     "sweep_final_accuracy.png": "Training accuracy of the last epoch against the swept value.",
 }
 
