@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bn_study.results import RunRecord
-from bn_study.summary import mean_ci
+from bn_study.summary import mean_ci, step_accuracy_tables
 
 PLOTS_DIR = "plots"
 DPI = 120
@@ -216,20 +216,14 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
 def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path) -> Path | None:
     """Ioffe & Szegedy (2015) Fig. 1(a): test accuracy against training step, mean ± std over seeds."""
     colors = _colors(variants)
+    tables = step_accuracy_tables(runs, variants)
+    if not tables:
+        return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    drawn = False
-    for v in variants:
-        tables = [r.steps.set_index("step")["test_accuracy"] for r in runs if r.variant == v and not r.steps.empty]
-        if not tables:
-            continue
-        wide = pd.concat(tables, axis=1)
+    for v, wide in tables.items():
         mean, std = wide.mean(axis=1), wide.std(axis=1, ddof=1).fillna(0)
         ax.plot(wide.index, mean, color=colors[v], label=f"{v} (n={wide.shape[1]})")
         ax.fill_between(wide.index, mean - std, mean + std, color=colors[v], alpha=0.25, lw=0)
-        drawn = True
-    if not drawn:
-        plt.close(fig)
-        return None
     low = ax.get_ylim()[0]
     ax.set_ylim(max(low, 0.7), 1.0)  # the paper's axis starts at 0.7; earlier points lie below it
     ax.set_xlabel("training step")

@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from bn_study.config import ProbeConfig
+from bn_study.steps import EveryNSteps
 
 PERCENTILES = (15, 50, 85)
 
@@ -43,15 +44,14 @@ def pre_activation(layer: keras.layers.Layer, inputs, outputs):
     return z + layer.bias if layer.use_bias else z
 
 
-class ProbeCallback(keras.callbacks.Callback):
+class ProbeCallback(EveryNSteps):
     """Records the statistics above every `config.every` steps into run_dir/probe.csv."""
 
     def __init__(self, config: ProbeConfig, x_probe: np.ndarray, y_probe: np.ndarray, loss: str, path: Path):
-        super().__init__()
-        self.config, self.path = config, Path(path)
+        super().__init__(config.every, path)
+        self.config = config
         self.x, self.y = x_probe[: config.batch], y_probe[: config.batch]
         self.loss_fn = keras.losses.get(loss)
-        self._step, self._resumed = 0, False
 
     def on_train_begin(self, logs=None):
         layers = self.model.layers
@@ -73,26 +73,7 @@ class ProbeCallback(keras.callbacks.Callback):
             loss = tf.reduce_mean(self.loss_fn(y, outs[-1]))
         return outs[:-1], tape.gradient(loss, trainable)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._epoch_start = epoch, epoch * (self.params.get("steps") or 0)
-        self._step = self._epoch_start
-        if not self._resumed:  # first epoch of this attempt: drop rows a resumed run will redo
-            self._resumed = True
-            if self.path.is_file():
-                table = pd.read_csv(self.path)
-                table[table["epoch"] < epoch].to_csv(self.path, index=False)
-            if epoch == 0:
-                self._record()
-
-    def on_train_batch_end(self, batch, logs=None):
-        # With steps_per_execution > 1 Keras calls this once per execution, `batch` being its last step.
-        step = self._epoch_start + batch + 1
-        if step // self.config.every > self._step // self.config.every:
-            self._step = step
-            self._record()
-        self._step = step
-
-    def _record(self):
+    def record(self, step: int) -> None:
         trainable = [v.value for v in self.probe_model.trainable_variables]
         non_trainable = [v.value for v in self.probe_model.non_trainable_variables]
         outs, grads = self._forward_backward(tf.constant(self.x), tf.constant(self.y), trainable, non_trainable)
@@ -107,6 +88,4 @@ class ProbeCallback(keras.callbacks.Callback):
         for (position, layer), index in zip(self.kernels, self._kernel_index):
             rows.append((layer_label(position, layer), "grad_norm", float(tf.norm(grads[index]))))
         table = pd.DataFrame(rows, columns=["layer", "statistic", "value"])
-        table.insert(0, "epoch", self._epoch)
-        table.insert(0, "step", self._step)
-        table.to_csv(self.path, mode="a", header=not self.path.is_file(), index=False)
+        self.append(table, step)

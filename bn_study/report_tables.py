@@ -7,6 +7,7 @@ import pandas as pd
 
 from bn_study.experiment import ExperimentSpec, GridPoint
 from bn_study.results import RunRecord
+from bn_study.summary import step_accuracy_tables
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -69,9 +70,7 @@ def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
 
 def steps_section(runs: list[RunRecord], variants: list[str], rows: int = 5) -> str:
     """Test accuracy at `rows` evenly spaced recorded steps (and the last), mean ± std over seeds."""
-    tables = {v: pd.concat([r.steps.set_index("step")["test_accuracy"] for r in runs
-                            if r.variant == v and not r.steps.empty], axis=1)
-              for v in variants if any(r.variant == v and not r.steps.empty for r in runs)}
+    tables = step_accuracy_tables(runs, variants)
     if not tables:
         return ""
     steps = sorted(set.intersection(*(set(t.index) for t in tables.values())))

@@ -4,7 +4,8 @@ Switched on by `train.test_every_steps`. Every N steps (and at step 0) the model
 test set in inference mode (BN with its moving averages, Dropout off), outside Keras' metrics, so
 neither the weights, the BN statistics nor the epoch's logged metrics change: the run trains
 exactly as without it. The test set is only watched, never used to choose anything. Rows go to
-steps.csv: step, epoch, test_loss, test_accuracy.
+steps.csv: step, epoch, test_loss, test_accuracy. The every-N-steps bookkeeping (EveryNSteps) is
+shared with the probe (probe.py).
 """
 from __future__ import annotations
 
@@ -18,18 +19,24 @@ import tensorflow as tf
 PREDICT_BATCH = 2000  # test images per forward pass; any size gives the same predictions
 
 
-class StepTestCallback(keras.callbacks.Callback):
-    """Appends a steps.csv row every `every` training steps."""
+class EveryNSteps(keras.callbacks.Callback):
+    """Calls `record(step)` at step 0 and each time training passes a multiple of `every` steps;
+    `append` adds rows (with step and epoch) to a CSV. On the first epoch of a resumed attempt the
+    CSV keeps only the rows up to the end of the last completed epoch: the rest will be redone.
+    """
 
-    def __init__(self, every: int, x_test: np.ndarray, y_test: np.ndarray, loss: str, path: Path):
+    def __init__(self, every: int, path: Path):
         super().__init__()
         self.every, self.path = every, Path(path)
-        self.x, self.y = x_test, y_test
-        self.loss_fn = keras.losses.get(loss)
         self._resumed = False
 
-    def on_train_begin(self, logs=None):
-        self._predict = tf.function(lambda x: self.model(x, training=False))
+    def record(self, step: int) -> None:
+        raise NotImplementedError
+
+    def append(self, rows: pd.DataFrame, step: int) -> None:
+        rows.insert(0, "epoch", self._epoch)
+        rows.insert(0, "step", step)
+        rows.to_csv(self.path, mode="a", header=not self.path.is_file(), index=False)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._epoch_start = epoch, epoch * (self.params.get("steps") or 0)
@@ -38,7 +45,7 @@ class StepTestCallback(keras.callbacks.Callback):
             self._resumed = True
             if epoch == 0:
                 self.path.unlink(missing_ok=True)
-                self._record(0)
+                self.record(0)
             elif self.path.is_file():  # keep the rows up to the end of the last completed epoch
                 table = pd.read_csv(self.path)
                 table[table["step"] <= self._epoch_start].to_csv(self.path, index=False)
@@ -47,14 +54,25 @@ class StepTestCallback(keras.callbacks.Callback):
         # With steps_per_execution > 1 Keras calls this once per execution, `batch` being its last step.
         step = self._epoch_start + batch + 1
         if step // self.every > self._last // self.every:
-            self._record(step)
+            self.record(step)
         self._last = step
 
-    def _record(self, step: int) -> None:
+
+class StepTestCallback(EveryNSteps):
+    """Appends a steps.csv row (test loss and accuracy) every `every` training steps."""
+
+    def __init__(self, every: int, x_test: np.ndarray, y_test: np.ndarray, loss: str, path: Path):
+        super().__init__(every, path)
+        self.x, self.y = x_test, y_test
+        self.loss_fn = keras.losses.get(loss)
+
+    def on_train_begin(self, logs=None):
+        self._predict = tf.function(lambda x: self.model(x, training=False))
+
+    def record(self, step: int) -> None:
         probabilities = np.concatenate([np.asarray(self._predict(tf.constant(self.x[i:i + PREDICT_BATCH])))
                                         for i in range(0, len(self.x), PREDICT_BATCH)])
         loss = float(np.mean(self.loss_fn(self.y, probabilities)))
         accuracy = float(np.mean(probabilities.argmax(axis=-1) == self.y))
-        row = pd.DataFrame([{"step": step, "epoch": self._epoch, "test_loss": loss, "test_accuracy": accuracy}])
-        row.to_csv(self.path, mode="a", header=not self.path.is_file(), index=False)
+        self.append(pd.DataFrame([{"test_loss": loss, "test_accuracy": accuracy}]), step)
 

@@ -45,6 +45,17 @@ def steps_to(steps: pd.DataFrame, threshold: float) -> float:
     return float(reached.iloc[0]) if len(reached) else float("nan")
 
 
+def step_accuracy_tables(runs: list, variants: list[str]) -> dict[str, pd.DataFrame]:
+    """Per variant with steps.csv: test accuracy, one row per recorded step, one column per seed."""
+    tables = {}
+    for v in variants:
+        columns = [r.steps.set_index("step")["test_accuracy"].rename(r.seed) for r in runs
+                   if r.variant == v and not r.steps.empty]
+        if columns:
+            tables[v] = pd.concat(columns, axis=1)
+    return tables
+
+
 def probe_movement(probe: pd.DataFrame) -> dict:
     """How much the last probed layer's unit-0 pre-activation moved over training, in its own units:
     the range of its median (a change in mean) and of its 15th-85th percentile spread (in variance)."""
