@@ -24,8 +24,25 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other bn_study error."""
+
+    def error(self, message):
+        self.exit(2, f"bn_study: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bn_study", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m bn_study", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value by dotted key, e.g. train.epochs=2")
@@ -39,12 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--set", dest="overrides", **overrides)
     p.add_argument("--out", type=Path, help="run directory (default results/runs/<config>/seed-<k>)")
+    p.add_argument("--threads-per-run", type=_positive, metavar="T",
+                   help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 
     p = sub.add_parser("experiment", help="train every variant x seed, then plot and report")
     p.add_argument("experiment", type=Path)
     p.add_argument("--set", dest="overrides", **overrides)
     p.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the experiment's")
     p.add_argument("--out", type=Path, help="results directory (default results/<experiment name>)")
+    p.add_argument("--jobs", type=_positive, metavar="N",
+                   help="runs at once, each in its own process (default 1: one after another, in this one); "
+                        "with --engine ray, at most N runs in flight (default: as many as the cluster takes)")
+    p.add_argument("--threads-per-run", type=_positive, metavar="T",
+                   help="TensorFlow threads of each run (default: cores // N locally, 1 on Ray)")
+    p.add_argument("--engine", default="local", help="local (this machine) or ray (a Ray cluster)")
+    p.add_argument("--address", help="with --engine ray: auto or HOST:PORT of a running cluster "
+                                     "(default: start Ray on this machine)")
 
     p = sub.add_parser("plot", help="redraw an experiment's plots from its result files")
     p.add_argument("results_dir", type=Path)
@@ -89,6 +116,9 @@ def cmd_run(args) -> None:
     from bn_study.models import check_buildable
     from bn_study.training import train_run
 
+    from bn_study.threads import configure_threads
+
+    configure_threads(args.threads_per_run)  # before TensorFlow's first op
     config = load_config(args.config, args.overrides, seed=args.seed)
     check_buildable(config)
     out = args.out or DEFAULT_RESULTS / "runs" / args.config.stem / f"seed-{config.seed}"
@@ -98,14 +128,31 @@ def cmd_run(args) -> None:
 
 
 def cmd_experiment(args) -> None:
-    from bn_study.experiment import load_experiment, run_experiment
+    import time
 
+    from bn_study.experiment import load_experiment, run_experiment
+    from bn_study.jobs import make_engine
+    from bn_study.threads import configure_threads
+
+    started = time.perf_counter()
+    engine = make_engine(args.engine, args.jobs, args.threads_per_run, args.address)
+    if engine.name == "ray":
+        from bn_study.ray_engine import check_address, import_ray
+
+        import_ray()
+        check_address(engine.address)
+    elif not engine.parallel:
+        configure_threads(engine.threads_per_run())  # this process trains: before TensorFlow's first op
     experiment = load_experiment(args.experiment, args.overrides, args.seeds)
     out = args.out or DEFAULT_RESULTS / experiment.spec.name
-    counts = run_experiment(experiment, out, verbose=_verbose())
-    print(f"{out}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    counts = run_experiment(experiment, out, verbose=_verbose(), engine=engine)
+    print(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
+          + f" ({(time.perf_counter() - started) / 60:.1f} min)")
     cmd_plot(argparse.Namespace(results_dir=out))
     cmd_report(argparse.Namespace(results_dir=out))
+    if counts.get("failed") or counts.get("lost"):
+        raise UserError(f"{out}: {counts.get('failed', 0) + counts.get('lost', 0)} run(s) did not complete; "
+                        f"their run.json and train.log say why, and the same command retrains them")
 
 
 def cmd_plot(args) -> None:

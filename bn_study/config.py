@@ -37,6 +37,13 @@ class ClassSpec:
     def to_raw(self) -> dict:
         return {"class": self.class_name, **self.args}
 
+    def __reduce__(self):  # a mappingproxy does not pickle; jobs travel to spawned processes and Ray
+        return _class_spec, (self.class_name, dict(self.args))
+
+
+def _class_spec(class_name: str, args: dict) -> ClassSpec:
+    return ClassSpec(class_name, types.MappingProxyType(args))
+
 
 # Names of the checksum tables in data.py: the full set, and the small fixture cut from it.
 DATASETS = ("mnist", "mnist_fixture")

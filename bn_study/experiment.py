@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from bn_study import results
 from bn_study.config import RunConfig, from_raw, load_config, suggest, to_raw
 from bn_study.errors import UserError
+from bn_study.jobs import Engine, Job, check_memory, plan_jobs
 from bn_study.summary import figure_names
 from bn_study.yamlio import dump_yaml, read_yaml
 
@@ -169,31 +171,53 @@ def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[in
     return Experiment(spec, path, configs)
 
 
-def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print) -> dict[str, int]:
-    """Train every variant x seed not yet complete (seed by seed, so partial results stay paired)."""
-    from bn_study.data import load_mnist
-    from bn_study.training import train_run
+def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
+                   engine: Engine = Engine()) -> Counter:
+    """Train every variant x seed not yet complete; returns a count per final status.
 
-    jobs = [(v.name, seed) for seed in experiment.spec.seeds for v in experiment.spec.all_variants]
-    counts: dict[str, int] = {}
-    mnist_by_source: dict = {}
-    with results.lock(Path(out)):
+    One run after another in this process by default; N at once in spawned processes
+    (engine.jobs > 1, pool.py) or as Ray tasks (engine.name == 'ray', ray_engine.py).
+    """
+    from bn_study.data import load_mnist
+
+    out = Path(out)
+    with results.lock(out):
         # The resolved spec beside the runs: plots and reports read variants, claims and
         # thresholds from here, never from the (editable) experiments/ file.
-        results.write_text(Path(out) / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
-        for i, (variant, seed) in enumerate(jobs, 1):
-            config = experiment.configs[variant].with_seed(seed)
-            run_dir = experiment.run_dir(out, variant, seed)
-            if results.run_status(run_dir) in results.FINAL:
-                previous = results.read_json(run_dir / results.RUN_FILE)
-                if previous.get("fingerprint") == config.fingerprint():
-                    log(f"[run {i}/{len(jobs)}] {variant} seed {seed}: {previous['status']}, skipped")
-                    counts["skipped"] = counts.get("skipped", 0) + 1
-                    continue
-            log(f"[run {i}/{len(jobs)}] {experiment.spec.name}: {variant} seed {seed} -> {run_dir}")
-            key = (config.data.path, config.data.dataset)
-            if key not in mnist_by_source:
-                mnist_by_source[key] = load_mnist(config.data.path, config.data.dataset, log=log)
-            status = train_run(config, run_dir, mnist_by_source[key], variant=variant, verbose=verbose, log=log)
-            counts[status] = counts.get(status, 0) + 1
+        results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
+        variants = tuple(v.name for v in experiment.spec.all_variants)
+        jobs, skipped = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log)
+        if engine.name == "local" and engine.parallel:
+            check_memory(engine.jobs, out)
+        data = {}
+        for job in jobs:  # verified once here, whatever the engine
+            if _data_key(job.config) not in data:
+                data[_data_key(job.config)] = load_mnist(job.config.data.path, job.config.data.dataset, log=log)
+        if engine.name == "ray":
+            from bn_study.ray_engine import run_on_ray
+            counts = run_on_ray(jobs, data, engine, _data_key, log) if jobs else Counter()
+        elif engine.parallel:
+            from bn_study.pool import run_in_processes
+            counts = run_in_processes(jobs, data, engine, _data_key, log) if jobs else Counter()
+        else:
+            counts = _run_here(experiment, jobs, data, verbose, log)
+    if skipped:
+        counts["skipped"] = skipped
+    return counts
+
+
+def _data_key(config: RunConfig) -> tuple:
+    return config.data.path, config.data.dataset
+
+
+def _run_here(experiment: Experiment, jobs: list[Job], data: dict, verbose, log) -> Counter:
+    """One run after another in this process (the console shows Keras' own progress)."""
+    from bn_study.training import train_run
+
+    counts = Counter()
+    for job in jobs:
+        log(f"[run {job.index}/{job.total}] {experiment.spec.name}: {job.variant} seed {job.seed} -> {job.run_dir}")
+        status = train_run(job.config, job.run_dir, data[_data_key(job.config)], variant=job.variant,
+                           verbose=verbose, log=log, extra_record={"engine": "local", "jobs": 1})
+        counts[status] += 1
     return counts

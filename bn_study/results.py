@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,12 @@ def write_text(path: Path, text: str) -> None:
     """Write a whole file or nothing."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a whole file or nothing."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -94,6 +101,24 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def pack_run(directory: Path) -> dict[str, bytes]:
+    """Every file of a run directory (backup/ included) by its relative path: a run that travels."""
+    directory = Path(directory)
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != LOCK_FILE and not p.name.endswith(".tmp")}
+
+
+def unpack_run(files: dict[str, bytes], directory: Path) -> None:
+    """Write a packed run into `directory`: each file atomically, run.json last, since its status
+    is what says the rest is complete; a final run's backup/ is removed."""
+    directory = Path(directory)
+    for name, data in sorted(files.items(), key=lambda item: item[0] == RUN_FILE):
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(directory / name, data)
+    if run_status(directory) in FINAL:
+        shutil.rmtree(directory / BACKUP_DIR, ignore_errors=True)
 
 
 @dataclass(frozen=True)

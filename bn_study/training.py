@@ -24,6 +24,7 @@ from bn_study.errors import UserError
 from bn_study.models import build_model, build_optimizer
 from bn_study.probe import ProbeCallback
 from bn_study.steps import StepTestCallback
+from bn_study.threads import cpu_seconds, host_name, peak_rss_mb, thread_counts
 from bn_study.yamlio import dump_yaml
 
 SKIPPED = "skipped"
@@ -106,29 +107,42 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previous: dict | None) -> dict:
+def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previous: dict | None,
+                  extra: dict | None, log) -> dict:
     if previous is not None and previous.get("fingerprint") != config.fingerprint():
         raise UserError(
             f"{run_dir} holds a run of a different config (fingerprint {previous.get('fingerprint')} "
             f"vs {config.fingerprint()}); delete that directory or choose another output directory")
     record = dict(previous or {})
+    threads = thread_counts()
+    if previous and previous.get("status") not in results.FINAL and previous.get("threads", threads) != threads:
+        # Epochs before and after the resume ran at different thread counts: the history is
+        # still one valid run, but no longer bit-identical to an uninterrupted one.
+        log(f"{run_dir}: WARNING resuming with threads {threads}, earlier attempts used {previous['threads']}")
+        record["threads_changed_at_attempt"] = record.get("attempts", 0) + 1
     record.update(
         status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
         python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
-        device=device_description(), deterministic=config.train.deterministic,
+        numpy=np.__version__, device=device_description(), host=host_name(), threads=threads,
+        deterministic=config.train.deterministic, **(extra or {}),
         started=record.get("started", _now()), attempt_started=_now(),
-        attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0))
+        attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0),
+        cpu_seconds=record.get("cpu_seconds", 0.0))
+    record.pop("error", None)
     return record
 
 
 def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | None = None,
-              verbose: int | str = "auto", log=print) -> str:
-    """Train `config` into run_dir unless it is already complete; returns the final status."""
+              verbose: int | str = "auto", log=print, extra_record: dict | None = None) -> str:
+    """Train `config` into run_dir unless it is already complete; returns the final status.
+
+    `extra_record` adds keys to run.json (the engine, the Ray node that trained it).
+    """
     run_dir = Path(run_dir)
     with results.lock(run_dir):
         run_file = run_dir / results.RUN_FILE
         previous = results.read_json(run_file) if run_file.is_file() else None
-        record = _start_record(config, run_dir, variant, previous)
+        record = _start_record(config, run_dir, variant, previous, extra_record, log)
         if previous and previous.get("status") in results.FINAL:
             log(f"{run_dir}: {previous['status']}, skipped")
             return SKIPPED
@@ -137,20 +151,24 @@ def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | 
         results.write_text(run_dir / results.CONFIG_FILE, dump_yaml(config.to_raw()))
         results.write_json(run_file, record)
         log(f"device: {record['device']}")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             status = _fit_and_evaluate(config, run_dir, mnist, record, verbose)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the CLI prints how to continue
             status = "interrupted"
             raise
-        except BaseException:
+        except BaseException as e:
             status = "failed"
+            record["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
             raise
         finally:
             signal.signal(signal.SIGTERM, old_sigterm)
+            # Peak RSS is the process's: a process that trained several runs reports its highest.
             record.update(status=status, ended=_now(),
-                          total_seconds=round(record["total_seconds"] + time.perf_counter() - started, 1))
+                          total_seconds=round(record["total_seconds"] + time.perf_counter() - started, 1),
+                          cpu_seconds=round(record["cpu_seconds"] + cpu_seconds() - cpu_started, 1),
+                          peak_rss_mb=max(record.get("peak_rss_mb", 0.0), peak_rss_mb()))
             results.write_json(run_file, record)
         return status
 

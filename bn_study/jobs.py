@@ -1,0 +1,145 @@
+"""What an experiment still has to train (its jobs), and how: the engine and its settings.
+
+An experiment's runs are independent, so the same job list runs one after another in this
+process, N at once in spawned processes on this machine (pool.py), or as Ray tasks (ray_engine.py).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bn_study import results
+from bn_study.config import RunConfig
+from bn_study.errors import UserError
+from bn_study.threads import available_cores, default_threads
+
+ENGINES = ("local", "ray")
+# Per-run peak RSS assumed before any run of the experiment has measured one: the BN model's
+# highest bn_study process in results/bench/ (1,427 MB with the probe), rounded up.
+UNMEASURED_PEAK_MB = 1500.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to train: a variant's config at one seed, into its run directory."""
+
+    index: int  # 1-based position in the experiment's list of variant x seed
+    total: int
+    variant: str
+    seed: int
+    config: RunConfig
+    run_dir: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} seed {self.seed}"
+
+    def epochs_done(self) -> int:
+        """Complete epochs in history.csv so far (the header is not one)."""
+        path = self.run_dir / results.HISTORY_FILE
+        try:
+            return max(0, path.read_text().count("\n") - 1)
+        except OSError:
+            return 0
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the jobs run. jobs: runs at once (Ray: at most in flight; None = as the cluster has
+    CPUs); threads: TensorFlow intra- and inter-op threads per run (None = the default)."""
+
+    name: str = "local"
+    jobs: int | None = None
+    threads: int | None = None
+    address: str | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.name == "ray" or (self.jobs or 1) > 1
+
+    def threads_per_run(self) -> int | None:
+        """Local: --threads-per-run, else cores // jobs (None for one job: TensorFlow's default,
+        which is what every committed sequential run used). Ray: --threads-per-run, else 1."""
+        if self.threads is not None:
+            return self.threads
+        if self.name == "ray":
+            return 1
+        return default_threads(self.jobs) if (self.jobs or 1) > 1 else None
+
+
+def make_engine(name: str = "local", jobs: int | None = None, threads: int | None = None,
+                address: str | None = None) -> Engine:
+    """Validate the command line's engine options; UserError names the option and what is right."""
+    if name not in ENGINES:
+        raise UserError(f"--engine: unknown engine '{name}'; known: {', '.join(ENGINES)}")
+    if jobs is not None and jobs < 1:
+        raise UserError(f"--jobs: expected a positive number of runs at once, got {jobs}")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads-per-run: expected a positive number of threads, got {threads}")
+    if address is not None and name != "ray":
+        raise UserError("--address: only with --engine ray")
+    return Engine(name, jobs, threads, address)
+
+
+def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[str, RunConfig], out: Path,
+              log=print) -> tuple[list[Job], int]:
+    """Every variant x seed, seed by seed (so partial results stay paired), minus the runs already
+    final with the same config; returns (jobs to train, number skipped)."""
+    pairs = [(variant, seed) for seed in seeds for variant in variants]
+    jobs, skipped = [], 0
+    for i, (variant, seed) in enumerate(pairs, 1):
+        config = configs[variant].with_seed(seed)
+        run_dir = Path(out) / variant / f"seed-{seed}"
+        if results.run_status(run_dir) in results.FINAL:
+            previous = results.read_json(run_dir / results.RUN_FILE)
+            if previous.get("fingerprint") == config.fingerprint():
+                log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: {previous['status']}, skipped")
+                skipped += 1
+                continue
+        jobs.append(Job(i, len(pairs), variant, seed, config, run_dir))
+    return jobs, skipped
+
+
+def available_memory_mb() -> float | None:
+    """MemAvailable from /proc/meminfo (None where there is none)."""
+    try:
+        with open("/proc/meminfo") as f:
+            line = next(l for l in f if l.startswith("MemAvailable:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return None
+
+
+def check_memory(jobs: int, out: Path) -> None:
+    """Refuse `jobs` runs at once when jobs x the measured per-run peak RSS exceeds what is free."""
+    available = available_memory_mb()
+    if jobs < 2 or available is None:
+        return
+    peaks = []
+    for path in Path(out).glob(f"*/seed-*/{results.RUN_FILE}"):
+        try:
+            peaks.append((results.read_json(path).get("peak_rss_mb") or 0.0, path))
+        except (OSError, ValueError):
+            continue
+    peak, source = max(peaks, key=lambda p: p[0]) if peaks and max(peaks)[0] > 0 else (UNMEASURED_PEAK_MB, None)
+    source = f"measured in {source}" if source else "estimated; no run here has measured one yet"
+    if jobs * peak > available:
+        fit = max(1, int(available // peak))
+        raise UserError(f"--jobs {jobs}: {jobs} runs x {peak:,.0f} MB peak memory per run ({source}) = "
+                        f"{jobs * peak:,.0f} MB, more than the {available:,.0f} MB available; use --jobs {fit} or fewer")
+
+
+def progress_bar(jobs: list[Job], unit: str = "epoch"):
+    """One live line for the experiment on a terminal (tqdm); nothing when stderr is a file."""
+    from tqdm import tqdm
+
+    total = sum(j.config.train.epochs for j in jobs) if unit == "epoch" else len(jobs)
+    initial = sum(j.epochs_done() for j in jobs) if unit == "epoch" else 0  # resumed runs' epochs
+    return tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True, disable=not sys.stderr.isatty(),
+                bar_format="{l_bar}{bar:12}| {n_fmt}/{total_fmt} {unit}s [{elapsed}<{remaining}] {postfix}")
+
+
+def cores_note(engine: Engine) -> str:
+    threads = engine.threads_per_run()
+    return f"{threads or available_cores()} thread{'s' if (threads or available_cores()) != 1 else ''} per run"
