@@ -193,7 +193,10 @@ def cmd_data(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # a bad option (one line already printed), or --help
+        return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
     try:
         globals()[f"cmd_{args.command}"](args)

@@ -181,14 +181,14 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
     from bn_study.data import load_mnist
 
     out = Path(out)
+    if engine.name == "local" and engine.parallel:
+        check_memory(engine.jobs, out)  # before anything is written
     with results.lock(out):
         # The resolved spec beside the runs: plots and reports read variants, claims and
         # thresholds from here, never from the (editable) experiments/ file.
         results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
         variants = tuple(v.name for v in experiment.spec.all_variants)
         jobs, skipped = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log)
-        if engine.name == "local" and engine.parallel:
-            check_memory(engine.jobs, out)
         data = {}
         for job in jobs:  # verified once here, whatever the engine
             if _data_key(job.config) not in data:

@@ -54,6 +54,13 @@ def check_address(address: str | None) -> None:
                         f"with `ray start --head` and pass the address it prints") from None
 
 
+def init_options() -> dict:
+    """ray.init's arguments beside the address: bn_study shipped to the workers, quiet logs."""
+    runtime_env = {"py_modules": [os.path.dirname(bn_study.__file__)],
+                   "env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
+    return dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, runtime_env=runtime_env)
+
+
 def connect(address: str | None, log=print) -> bool:
     """Join the cluster at `address`, or start a local one with this machine's cores; returns
     whether this call started Ray (and so must shut it down). A Ray already initialised in this
@@ -62,11 +69,8 @@ def connect(address: str | None, log=print) -> bool:
     if ray.is_initialized():
         return False
     check_address(address)
-    runtime_env = {"py_modules": [os.path.dirname(bn_study.__file__)],
-                   "env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
     try:
-        ray.init(address=address, num_cpus=None if address else available_cores(), include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.ERROR, runtime_env=runtime_env)
+        ray.init(address=address, num_cpus=None if address else available_cores(), **init_options())
     except ConnectionError as e:
         raise UserError(f"--address {address}: {str(e).splitlines()[0]}") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]

@@ -123,7 +123,7 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
     record.update(
         status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
         python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
-        numpy=np.__version__, device=device_description(), host=host_name(), threads=threads,
+        numpy=np.__version__, device=device_description(), host=host_name(), pid=os.getpid(), threads=threads,
         deterministic=config.train.deterministic, **(extra or {}),
         started=record.get("started", _now()), attempt_started=_now(),
         attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0),

@@ -28,3 +28,37 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+# The parallel engines' shared case: the article's two models at seed 0, 300 fixture images,
+# 2 epochs of 30 steps (batch 8), one TensorFlow thread per run.
+PARALLEL_SETS = ON_FIXTURE + ["data.train_limit=300", "data.test_limit=100", "train.epochs=2", "train.batch_size=8"]
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # not the clock's
+
+
+@pytest.fixture(scope="session")
+def jobs2_results(tmp_path_factory) -> Path:
+    """The shared case trained with --jobs 2 (spawned processes, 1 thread each)."""
+    from bn_study.experiment import load_experiment, run_experiment
+    from bn_study.jobs import make_engine
+
+    out = tmp_path_factory.mktemp("jobs2") / "article"
+    experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0,))
+    counts = run_experiment(experiment, out, log=lambda m: None, engine=make_engine("local", jobs=2))
+    assert counts == {"complete": 2}
+    return out
+
+
+def assert_same_runs(out: Path, reference: Path, runs=("no_bn/seed-0", "bn/seed-0")) -> None:
+    """Bit-identical histories (every column but the clock's) and test metrics."""
+    import json
+
+    import pandas as pd
+
+    for run in runs:
+        history = pd.read_csv(out / run / "history.csv")
+        assert list(history["epoch"]) == list(range(len(history)))  # each epoch exactly once
+        pd.testing.assert_frame_equal(history[HISTORY_COLUMNS],
+                                      pd.read_csv(reference / run / "history.csv")[HISTORY_COLUMNS], check_exact=True)
+        assert json.loads((out / run / "metrics.json").read_text()) == json.loads((reference / run / "metrics.json").read_text())
+        assert json.loads((out / run / "run.json").read_text())["status"] == "complete"

@@ -1,0 +1,117 @@
+"""--jobs N: runs in spawned processes, bit-identical to a run alone at the same thread count;
+the parent killed at any moment, a failing run among good ones, and each bad option."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bn_study import jobs
+from bn_study.cli import main
+from bn_study.experiment import load_experiment, run_experiment
+from bn_study.jobs import make_engine
+from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs
+
+ARTICLE = str(ROOT / "experiments/article.yaml")
+SETS = [a for s in PARALLEL_SETS for a in ("--set", s)]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+
+
+def test_each_run_records_its_process(jobs2_results):
+    for variant in ("no_bn", "bn"):
+        run_dir = jobs2_results / variant / "seed-0"
+        run = json.loads((run_dir / "run.json").read_text())
+        assert run["threads"] == {"intra_op": 1, "inter_op": 1}  # cores // jobs on 2 cores, at least 1
+        assert (run["engine"], run["jobs"]) == ("local", 2)
+        assert run["peak_rss_mb"] > 100 and 0 < run["cpu_seconds"] and run["host"]
+        assert {"numpy", "tensorflow", "keras", "device"} <= set(run)
+        log = (run_dir / "train.log").read_text()
+        assert "Epoch 1/2" in log and "Epoch 2/2" in log  # Keras' own log, not the console's
+
+
+def test_same_history_as_the_run_alone_at_one_thread(jobs2_results, tmp_path):
+    alone = tmp_path / "alone"
+    subprocess.run([sys.executable, "-m", "bn_study", "run", str(ROOT / "configs/article_bn.yaml"), *SETS,
+                    "--threads-per-run", "1", "--out", str(alone / "bn/seed-0")],
+                   env=ENV, check=True, capture_output=True, timeout=300)
+    assert_same_runs(alone, jobs2_results, runs=("bn/seed-0",))
+
+
+def test_parent_killed_then_rerun_completes_every_run_identically(jobs2_results, tmp_path):
+    command = [sys.executable, "-m", "bn_study", "experiment", ARTICLE, "--seeds", "0", *SETS, "--jobs", "2",
+               "--out", str(tmp_path)]
+    parent = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("*/seed-0/history.csv")):  # a worker is training
+        assert parent.poll() is None and time.time() < deadline, parent.communicate()
+        time.sleep(0.05)
+    second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and f"held by running process {parent.pid}" in second.stderr
+    parent.kill()  # SIGKILL: no handler runs in the parent; its workers get SIGTERM (PDEATHSIG)
+    parent.wait()
+    deadline = time.time() + 60
+    while any(p.is_file() for p in tmp_path.glob("*/seed-0/.lock")) and time.time() < deadline:
+        time.sleep(0.1)  # workers record 'interrupted' and exit
+    subprocess.run(command, env=ENV, check=True, capture_output=True, timeout=300)
+    assert_same_runs(tmp_path, jobs2_results)
+
+
+def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(f"""\
+name: mixed
+variants:
+  - {{name: good, config: {ROOT / 'configs/article_no_bn.yaml'}}}
+  # builds, then fails in fit: integer labels against categorical cross-entropy's one-hot shape
+  - {{name: bad, config: {ROOT / 'configs/article_no_bn.yaml'}, set: [train.loss=categorical_crossentropy]}}
+""")
+    experiment = load_experiment(spec, PARALLEL_SETS + ["train.epochs=1"])
+    counts = run_experiment(experiment, tmp_path / "out", log=lambda m: None, engine=make_engine("local", jobs=2))
+    assert counts == {"complete": 1, "failed": 1}
+    bad = json.loads((tmp_path / "out/bad/seed-0/run.json").read_text())
+    assert bad["status"] == "failed" and bad["error"].startswith("ValueError")
+    assert "Traceback" in (tmp_path / "out/bad/seed-0/train.log").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "argument --jobs: expected a positive integer, got '0'"),
+    (["--jobs", "many"], "argument --jobs: expected a positive integer, got 'many'"),
+    (["--threads-per-run", "0"], "argument --threads-per-run: expected a positive integer, got '0'"),
+    (["--engine", "spark"], "--engine: unknown engine 'spark'; known: local, ray"),
+    (["--engine", "ray", "--address", "nowhere:1"], "--address nowhere:1: no Ray cluster answers there"),
+    (["--engine", "ray", "--address", "nowhere"], "--address nowhere: expected auto or HOST:PORT"),
+    (["--address", "127.0.0.1:1"], "--address: only with --engine ray"),
+])
+def test_bad_engine_options_one_line_exit_2_nothing_written(args, message, tmp_path, capsys):
+    assert main(["experiment", ARTICLE, "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bn_study: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_ray_installed_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert main(["experiment", ARTICLE, "--engine", "ray", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--engine ray: Ray is not installed; install it with" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_jobs_refused_when_memory_would_not_fit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(jobs, "available_memory_mb", lambda: 2000.0)
+    assert main(["experiment", ARTICLE, *SETS, "--jobs", "2", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert ("--jobs 2: 2 runs x 1,500 MB peak memory per run (estimated; no run here has measured one yet) = "
+            "3,000 MB, more than the 2,000 MB available; use --jobs 1 or fewer") in err
+    assert not list((tmp_path / "out").glob("*/seed-*"))  # nothing trained
+
+
+def test_measured_peak_decides(jobs2_results, monkeypatch):
+    peak = max(json.loads(p.read_text())["peak_rss_mb"] for p in jobs2_results.glob("*/seed-0/run.json"))
+    monkeypatch.setattr(jobs, "available_memory_mb", lambda: 2.5 * peak)
+    jobs.check_memory(2, jobs2_results)
+    with pytest.raises(Exception, match=f"--jobs 3: 3 runs x {peak:,.0f} MB .*measured in .*run.json.*use --jobs 2"):
+        jobs.check_memory(3, jobs2_results)

@@ -1,0 +1,82 @@
+"""--engine ray on one local Ray (2 CPUs, shared by this module): the same histories as --jobs 2,
+a run that raises recorded as failed, and a worker killed mid-run retried to the same result."""
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from bn_study import ray_engine  # noqa: E402
+from bn_study.experiment import load_experiment, run_experiment  # noqa: E402
+from bn_study.jobs import make_engine  # noqa: E402
+from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, **ray_engine.init_options())
+    yield
+    ray.shutdown()
+
+
+def _spec(tmp_path: Path) -> Path:
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(f"""\
+name: mixed
+variants:
+  - {{name: no_bn, config: {ROOT / 'configs/article_no_bn.yaml'}}}
+  - {{name: bn, config: {ROOT / 'configs/article_bn.yaml'}}}
+  # builds, then fails in fit: integer labels against categorical cross-entropy's one-hot shape
+  - {{name: bad, config: {ROOT / 'configs/article_no_bn.yaml'}, set: [train.loss=categorical_crossentropy]}}
+""")
+    return spec
+
+
+def test_same_histories_as_jobs2_and_a_failing_run_is_recorded(local_ray, jobs2_results, tmp_path):
+    experiment = load_experiment(_spec(tmp_path), PARALLEL_SETS, (0,))
+    counts = run_experiment(experiment, tmp_path / "out", log=lambda m: None, engine=make_engine("ray"))
+    assert counts == {"complete": 2, "failed": 1}
+    assert_same_runs(tmp_path / "out", jobs2_results)
+    for variant in ("no_bn", "bn"):
+        run_dir = tmp_path / "out" / variant / "seed-0"
+        run = json.loads((run_dir / "run.json").read_text())
+        assert run["engine"] == "ray" and len(run["ray_node_id"]) == 56 and run["host"]
+        assert run["threads"] == {"intra_op": 1, "inter_op": 1}
+        assert "Epoch 2/2" in (run_dir / "train.log").read_text()  # the worker's log came back
+        assert not (run_dir / "backup").exists()
+    bad = json.loads((tmp_path / "out/bad/seed-0/run.json").read_text())
+    assert bad["status"] == "failed" and bad["error"].startswith("ValueError") and bad["attempts"] == 1
+
+
+def _task_pid(title: str) -> int | None:
+    """The pid of the Ray worker whose process title starts with `title` (Ray names it after the task)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(title.encode()):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def test_worker_killed_mid_run_is_retried_to_the_same_result(local_ray, jobs2_results, tmp_path):
+    experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0,))
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(counts=run_experiment(
+        experiment, tmp_path, log=lambda m: None, engine=make_engine("ray"))))
+    runner.start()
+    deadline, pid = time.time() + 120, None
+    while pid is None and time.time() < deadline:
+        pid = _task_pid("ray::bn_study bn seed 0")
+        time.sleep(0.05)
+    assert pid is not None, "the task never started"
+    os.kill(pid, signal.SIGKILL)
+    runner.join(300)
+    assert outcome["counts"] == {"complete": 2}
+    assert_same_runs(tmp_path, jobs2_results)
+    assert json.loads((tmp_path / "bn/seed-0/run.json").read_text())["pid"] != pid  # trained by the retry
