@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 REQUIREMENTS := $(shell nvidia-smi >/dev/null 2>&1 && echo requirements-gpu.txt || echo requirements.txt)
 EXPERIMENT := experiments/article.yaml
 RESULTS := results/article
+# Runs at once (make reproduce JOBS=2): each in its own process with cores // JOBS threads.
+JOBS ?= 1
 
-.PHONY: install data reproduce quick studies test plots bench
+.PHONY: install data reproduce quick studies test plots bench bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
@@ -22,7 +24,7 @@ data: install
 
 # The full study: 2 models x 5 seeds x 25 epochs; complete runs are skipped on a rerun.
 reproduce: data
-	$(PY) -m bn_study experiment $(EXPERIMENT)
+	$(PY) -m bn_study experiment $(EXPERIMENT) --jobs $(JOBS)
 
 # The same experiment shrunk by --set (2 epochs, 6,000 images, one seed): a few minutes on 2 cores.
 quick: data
@@ -33,7 +35,7 @@ quick: data
 # cores in all; each skips its complete runs, so an interrupted `make studies` continues.
 STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization
 studies: data
-	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml || exit 1; done
+	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
 test: install
 	$(PY) -m pytest -q tests
@@ -46,3 +48,8 @@ plots: install
 bench: data
 	$(PY) -m bn_study bench --epochs 3 --pairs 3 \
 		--arms reference,bn_study,bn_study_probe,bn_study_nondeterministic
+
+# One small experiment (2 models x 2 seeds, 3 epochs, 12,000 training images) sequentially, with
+# --jobs 2 and on a local Ray, alternated over 3 rounds: wall time ratios and CPU seconds.
+bench-parallel: data
+	$(PY) -m bn_study bench --parallel --pairs 3 --epochs 3 --seeds 0,1 --set data.train_limit=15000

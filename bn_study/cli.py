@@ -87,7 +87,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma-separated; the first is the baseline; 'ARM:KEY=VALUE;...' sets an environment "
                         "variable (KEY in capitals) or a --set override (bn_study arms)")
     p.add_argument("--set", dest="overrides", **overrides)
-    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "bench")
+    p.add_argument("--out", type=Path, help="default results/bench (results/bench_parallel with --parallel)")
+    p.add_argument("--parallel", action="store_true",
+                   help="instead: time one small experiment sequentially, with --jobs 2 and on a local Ray "
+                        "(--pairs rounds, --epochs each, --seeds, --set to shrink it)")
+    p.add_argument("--seeds", type=_seeds, default=(0, 1), help="with --parallel: the experiment's seeds")
 
     p = sub.add_parser("data", help="fetch MNIST (if needed) and verify its checksums")
     p.add_argument("--path", help="a Keras-format mnist.npz to verify instead of the usual sources")
@@ -170,7 +174,11 @@ def cmd_report(args) -> None:
 
 
 def cmd_bench(args) -> None:
+    if args.parallel:
+        return _bench_parallel(args)
     from bn_study.bench import CONFIGS, parse_arm, run_bench
+
+    args.out = args.out or DEFAULT_RESULTS / "bench"
 
     models, arms = args.variants.split(","), args.arms.split(",")
     unknown = [v for v in models if v not in CONFIGS]
@@ -183,6 +191,19 @@ def cmd_bench(args) -> None:
     table = run_bench(models, arms, args.epochs, args.pairs, args.overrides, args.out)
     print(table.to_string(index=False))
     print(f"wrote {args.out / 'bench.csv'} and {args.out / 'README.md'}")
+
+
+def _bench_parallel(args) -> None:
+    from bn_study.bench_parallel import run_parallel_bench
+    from bn_study.ray_engine import import_ray
+
+    import_ray()
+    if args.epochs < 1 or args.pairs < 1:
+        raise UserError("--epochs and --pairs must be at least 1")
+    out = args.out or DEFAULT_RESULTS / "bench_parallel"
+    table = run_parallel_bench(args.pairs, args.epochs, ",".join(map(str, args.seeds)), args.overrides, out)
+    print(table.to_string(index=False))
+    print(f"wrote {out / 'bench.csv'} and {out / 'README.md'}")
 
 
 def cmd_data(args) -> None:

@@ -44,3 +44,28 @@ def test_uint8_pipeline_yields_the_same_float32_images():
     (as_float, _), = _tf_data(x.astype("float32") / 255, y, batch_size=4, shuffle=False)
     assert as_uint8.dtype == as_float.dtype == "float32"
     assert np.array_equal(as_uint8.numpy(), as_float.numpy()) and np.array_equal(labels.numpy(), y)
+
+
+def test_parallel_bench_divides_by_the_sequential_arm_of_each_round(tmp_path, monkeypatch):
+    from bn_study import bench_parallel
+
+    walls = iter([100.0, 80.0, 90.0, 120.0, 96.0, 120.0])  # round 1, then round 2, in arm order
+    monkeypatch.setattr(bench_parallel, "measure", lambda arm, *a: {
+        "arm": arm, "runs": 4, "wall_s": next(walls), "tree_cpu_s": 150.0, "runs_cpu_s": 140.0,
+        "runs_wall_s": 130.0, "threads_per_run": 2 if arm == "sequential" else 1})
+    table = bench_parallel.run_parallel_bench(2, 3, "0,1", ON_FIXTURE, tmp_path, log=lambda m: None)
+    assert list(table["arm"]) == ["sequential", "jobs_2", "ray"] * 2
+    assert list(table["ratio_to_sequential"]) == [1.0, 0.8, 0.9, 1.0, 0.8, 1.0]
+    assert pd.read_csv(tmp_path / "bench.csv").equals(table)
+    readme = (tmp_path / "README.md").read_text()
+    assert "bench --parallel --pairs 2 --epochs 3 --seeds 0,1" in readme and "median_ratio" in readme
+
+
+def test_parallel_bench_command_shapes():
+    from pathlib import Path
+
+    from bn_study.bench_parallel import _command
+
+    commands = {arm: _command(arm, 3, "0,1", ["data.train_limit=15000"], Path("out")) for arm in ("sequential", "jobs_2", "ray")}
+    assert commands["jobs_2"][-2:] == ["--jobs", "2"] and commands["ray"][-2:] == ["--engine", "ray"]
+    assert "train.epochs=3" in commands["sequential"] and "--jobs" not in commands["sequential"]

@@ -1,0 +1,99 @@
+"""`bench --parallel`: one small experiment run sequentially, with --jobs 2 and on a local Ray,
+side by side.
+
+Each arm is the whole `python -m bn_study experiment` command in its own process, into a fresh
+results folder: start-up (TensorFlow, Ray) and the final plots and report included, as a user
+would time it. The arms alternate within each round; ratios divide by the sequential arm of the
+same round. CPU seconds are the process tree's user + system time as wait4 reports it (children
+that were waited for); Ray's workers are not children of the driver, so for every arm the table
+also gives the runs' own CPU seconds (the sum of their run.json `cpu_seconds`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bn_study.results import write_text
+from bn_study.threads import available_cores
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENT = ROOT / "experiments/article.yaml"
+ARMS = {"sequential": [], "jobs_2": ["--jobs", "2"], "ray": ["--engine", "ray"]}
+
+
+def _command(arm: str, epochs: int, seeds: str, shrink: list[str], out: Path) -> list[str]:
+    sets = [f"train.epochs={epochs}", *shrink]
+    return [sys.executable, "-m", "bn_study", "experiment", str(EXPERIMENT), "--seeds", seeds, "--out", str(out),
+            *[a for s in sets for a in ("--set", s)], *ARMS[arm]]
+
+
+def measure(arm: str, epochs: int, seeds: str, shrink: list[str]) -> dict:
+    """Run one arm's experiment command; its wall seconds, CPU seconds and the runs' own figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out, log = Path(tmp) / "out", Path(tmp) / "log"
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+        with open(log, "w") as output:
+            started = time.perf_counter()
+            proc = subprocess.Popen(_command(arm, epochs, seeds, shrink, out), env=env, stdout=output, stderr=output)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"bench arm {arm} failed: {log.read_text().strip().splitlines()[-1:]}")
+        runs = [json.loads(p.read_text()) for p in out.glob("*/seed-*/run.json")]
+    return {"arm": arm, "runs": len(runs), "wall_s": round(wall, 1),
+            "tree_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "runs_cpu_s": round(sum(r["cpu_seconds"] for r in runs), 1),
+            "runs_wall_s": round(sum(r["total_seconds"] for r in runs), 1),
+            "threads_per_run": runs[0]["threads"]["intra_op"] if runs else None}
+
+
+def run_parallel_bench(rounds: int, epochs: int, seeds: str, shrink: list[str], out: Path, log=print) -> pd.DataFrame:
+    """Alternate the three arms `rounds` times; write bench.csv and README.md in `out`."""
+    rows = []
+    for round_ in range(1, rounds + 1):
+        for arm in ARMS:
+            row = {"round": round_, **measure(arm, epochs, seeds, shrink)}
+            log(f"[round {round_}] {arm}: {row['wall_s']} s wall, {row['tree_cpu_s']} CPU s")
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    base = table[table["arm"] == "sequential"].set_index("round")["wall_s"]
+    table["ratio_to_sequential"] = [round(r.wall_s / base[r.round], 3) for r in table.itertuples()]
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "bench.csv", table.to_csv(index=False))
+    write_text(out / "README.md", _readme(table, rounds, epochs, seeds, shrink))
+    return table
+
+
+def _readme(table: pd.DataFrame, rounds: int, epochs: int, seeds: str, shrink: list[str]) -> str:
+    import keras
+    import ray
+    import tensorflow as tf
+
+    from bn_study.training import device_description
+
+    summary = table.groupby("arm", sort=False).agg(
+        median_wall_s=("wall_s", "median"), median_ratio=("ratio_to_sequential", "median"),
+        min_ratio=("ratio_to_sequential", "min"), max_ratio=("ratio_to_sequential", "max"),
+        median_tree_cpu_s=("tree_cpu_s", "median"), median_runs_cpu_s=("runs_cpu_s", "median"),
+        threads_per_run=("threads_per_run", "first")).reset_index()
+    return "\n".join([
+        "# Parallel benchmark", "",
+        f"Written by `python -m bn_study bench --parallel --pairs {rounds} --epochs {epochs} --seeds {seeds}"
+        f"{''.join(' --set ' + s for s in shrink)}` on {time.strftime('%Y-%m-%d')}.", "",
+        f"Each row of bench.csv is the whole `experiment` command (experiments/article.yaml, seeds {seeds}, "
+        f"{epochs} epochs) in a fresh results folder: start-up, training, plots and report. The arms "
+        f"alternate ({', '.join(ARMS)}) in each of {rounds} rounds; ratios divide by the sequential arm of "
+        "the same round. tree_cpu_s: user + system seconds of the command's process tree (wait4); "
+        "runs_cpu_s: the runs' own, from run.json (Ray's workers are not in the driver's tree).", "",
+        "```\n" + summary.to_string(index=False) + "\n```", "",
+        f"- Device: {device_description()}, {available_cores()} cores available",
+        f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"Ray {ray.__version__}", ""])
