@@ -109,6 +109,8 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
             process.terminate()  # SIGTERM: train_run records 'interrupted' and exits
         for process, _, _ in running.values():
             process.join(30)
+            if process.is_alive():  # stuck on its way out: its status is already written
+                process.kill()
         raise
     finally:
         signal.signal(signal.SIGTERM, old_sigterm)
