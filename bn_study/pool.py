@@ -1,26 +1,27 @@
-"""--jobs N: up to N runs at once on this machine, each in its own spawned process.
+"""--jobs N: up to N runs at once on this machine, in N spawned worker processes.
 
-TensorFlow is not fork-safe and fixes its thread pools at its first op, so every run gets a fresh
-`spawn`ed process (one run per process) with its thread count set before TensorFlow starts. A
-worker writes its run directory exactly as a sequential run does (train_run, under the run's lock)
-and its Keras log to <run>/train.log; the parent only starts processes, watches them and reads
-their run.json. Workers die with the parent (PR_SET_PDEATHSIG): an orphan would keep training and
-hold its run's lock, and the rerun that follows a `kill -9` must be able to take every run over.
+TensorFlow is not fork-safe and fixes its thread pools at its first op, so each worker is a
+`spawn`ed process whose thread count is set before TensorFlow starts; it then trains job after job
+from a queue (importing TensorFlow once, ~5 s, not once per run). A worker writes each run
+directory exactly as a sequential run does (train_run, under the run's lock) and the run's Keras log
+to <run>/train.log; the parent only hands out jobs and reads what the workers report. Workers die
+with the parent (PR_SET_PDEATHSIG): an orphan would keep training and hold its run's lock, and the
+rerun that follows a `kill -9` must be able to take every run over.
 """
 from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import multiprocessing.connection
 import os
+import queue
 import signal
 import sys
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
 from bn_study import results
-from bn_study.data import Mnist
 from bn_study.jobs import Engine, Job, progress_bar
 
 LOG_FILE = "train.log"
@@ -36,38 +37,47 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(130)
 
 
-def _worker(job: Job, mnist: Mnist, threads: int | None, jobs: int, parent_pid: int) -> None:
-    """A spawned process: train one job, its console output into <run>/train.log."""
+def _log_into(path: Path) -> None:
+    """Point this process's stdout and stderr (TensorFlow's C++ logs too) at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as log_file:
+        for fd in (1, 2):
+            os.dup2(log_file.fileno(), fd)
+
+
+def _worker(tasks, events, data: dict, key, threads: int | None, jobs: int, parent_pid: int) -> None:
+    """A spawned process: train jobs from `tasks` until None, reporting each start and end."""
     _die_with_parent(parent_pid)
-    job.run_dir.mkdir(parents=True, exist_ok=True)
-    log_file = open(job.run_dir / LOG_FILE, "a", buffering=1)
-    for fd in (1, 2):  # TensorFlow's C++ logs too, not only Python's
-        os.dup2(log_file.fileno(), fd)
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     from bn_study.threads import configure_threads
     from bn_study.training import train_run
 
     configure_threads(threads)
-    print(f"[run {job.index}/{job.total}] {job.label} -> {job.run_dir} (process {os.getpid()})")
-    try:
-        train_run(job.config, job.run_dir, mnist, variant=job.variant, verbose=2, log=print,
-                  extra_record={"engine": "local", "jobs": jobs})
-    except KeyboardInterrupt:
-        print("interrupted; the same command resumes from the last complete epoch")
-        sys.exit(130)
+    for job in iter(tasks.get, None):
+        events.put(("start", job.index, os.getpid()))
+        _log_into(job.run_dir / LOG_FILE)
+        print(f"[run {job.index}/{job.total}] {job.label} -> {job.run_dir} (process {os.getpid()})")
+        try:
+            status = train_run(job.config, job.run_dir, data[key(job.config)], variant=job.variant, verbose=2,
+                               log=print, extra_record={"engine": "local", "jobs": jobs})
+        except KeyboardInterrupt:  # SIGTERM from the parent (Ctrl-C, kill) or from its death
+            print("interrupted; the same command resumes from the last complete epoch")
+            sys.exit(130)
+        except Exception:  # train_run recorded 'failed' in run.json; the other jobs go on
+            traceback.print_exc()
+            status = "failed"
+        events.put(("done", job.index, status))
 
 
-def _final_status(process, job: Job) -> str:
-    """The status the worker recorded; a worker that died before recording one is marked failed."""
-    status = results.run_status(job.run_dir)
-    if status == "running" and process.exitcode != 0:
-        run_file = job.run_dir / results.RUN_FILE
+def _failed_status(job: Job, exitcode) -> str:
+    """A worker died while training `job` without recording an end: mark the run failed."""
+    run_file = job.run_dir / results.RUN_FILE
+    if results.run_status(job.run_dir) == "running":
         record = results.read_json(run_file)
-        record.update(status="failed", error=f"worker process exited with code {process.exitcode} while training")
+        record.update(status="failed", error=f"worker process exited with code {exitcode} while training")
         results.write_json(run_file, record)
-        return "failed"
-    return status or "failed"  # no run.json: it failed before training began (see train.log)
+    return "failed"
 
 
 def _raise_interrupt(signum, frame):
@@ -75,47 +85,78 @@ def _raise_interrupt(signum, frame):
 
 
 def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print) -> Counter:
-    """Train `jobs` with at most engine.jobs processes at once; returns a count per final status.
+    """Train `jobs` in engine.jobs worker processes; returns a count per final status.
 
-    `data` maps key(config) to its verified Mnist arrays, passed to each worker (no worker reads a
-    data cache). Ctrl-C or SIGTERM stops every worker (each records 'interrupted') and re-raises.
+    `data` maps key(config) to its verified Mnist arrays, sent once to each worker (no worker reads
+    a data cache). Ctrl-C or SIGTERM stops every worker (each records 'interrupted') and re-raises.
     """
     context = multiprocessing.get_context("spawn")
-    threads, queue, running, counts = engine.threads_per_run(), list(jobs), {}, Counter()
+    tasks, events = context.Queue(), context.Queue()
+    for job in jobs:
+        tasks.put(job)
+    by_index, counts, running = {job.index: job for job in jobs}, Counter(), {}  # running: index -> (pid, start)
+    threads, parent = engine.threads_per_run(), os.getpid()
+
+    def start_worker():
+        worker = context.Process(target=_worker, name="bn_study worker",
+                                 args=(tasks, events, data, key, threads, engine.jobs, parent))
+        worker.start()
+        return worker
+
+    workers = [start_worker() for _ in range(min(engine.jobs, len(jobs)))]
+    for _ in workers:
+        tasks.put(None)  # one stop sign per worker, behind the jobs
     bar = progress_bar(jobs)
     say = bar.write if not bar.disable else log
     old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        while queue or running:
-            while queue and len(running) < engine.jobs:
-                job = queue.pop(0)
-                process = context.Process(target=_worker, name=f"bn_study {job.label}", daemon=False,
-                                          args=(job, data[key(job.config)], threads, engine.jobs, os.getpid()))
-                process.start()
-                running[process.sentinel] = (process, job, time.perf_counter())
-                say(f"[run {job.index}/{job.total}] {job.label} -> {job.run_dir} (process {process.pid}, "
-                    f"log {Path(job.run_dir) / LOG_FILE})")
-            for sentinel in multiprocessing.connection.wait(list(running), timeout=1.0):
-                process, job, started = running.pop(sentinel)
-                process.join()
-                status = _final_status(process, job)
-                counts[status] += 1
-                minutes = (time.perf_counter() - started) / 60
-                say(f"[run {job.index}/{job.total}] {job.label}: {status} after {minutes:.1f} min")
+        while sum(counts.values()) < len(jobs):
+            try:
+                kind, index, value = events.get(timeout=1.0)
+            except queue.Empty:
+                _replace_dead_workers(workers, running, by_index, counts, start_worker, tasks, say)
+            else:
+                job = by_index[index]
+                if kind == "start":
+                    running[index] = (value, time.perf_counter())
+                    say(f"[run {job.index}/{job.total}] {job.label} -> {job.run_dir} (process {value}, "
+                        f"log {Path(job.run_dir) / LOG_FILE})")
+                else:
+                    _, started = running.pop(index)
+                    counts[value] += 1
+                    say(f"[run {job.index}/{job.total}] {job.label}: {value} after "
+                        f"{(time.perf_counter() - started) / 60:.1f} min")
             bar.n = sum(j.epochs_done() for j in jobs)
-            bar.set_postfix_str(_postfix(counts, [job for _, job, _ in running.values()]))
+            bar.set_postfix_str(_postfix(counts, [by_index[i] for i in running]))
+        for worker in workers:
+            worker.join(30)
     except KeyboardInterrupt:
-        for process, _, _ in running.values():
-            process.terminate()  # SIGTERM: train_run records 'interrupted' and exits
-        for process, _, _ in running.values():
-            process.join(30)
-            if process.is_alive():  # stuck on its way out: its status is already written
-                process.kill()
+        for worker in workers:
+            worker.terminate()  # SIGTERM: a training worker records 'interrupted' and exits
+        for worker in workers:
+            worker.join(30)
+            if worker.is_alive():  # stuck on its way out: its status is already written
+                worker.kill()
         raise
     finally:
         signal.signal(signal.SIGTERM, old_sigterm)
         bar.close()
     return counts
+
+
+def _replace_dead_workers(workers, running, by_index, counts, start_worker, tasks, say) -> None:
+    """A worker that died (killed, out of memory) fails the run it held; a new worker takes its place."""
+    for i, worker in enumerate(workers):
+        if worker.is_alive() or worker.exitcode == 0:
+            continue
+        for index, (pid, _) in list(running.items()):
+            if pid == worker.pid:
+                running.pop(index)
+                job = by_index[index]
+                counts[_failed_status(job, worker.exitcode)] += 1
+                say(f"[run {job.index}/{job.total}] {job.label}: failed (worker exited with code {worker.exitcode})")
+        workers[i] = start_worker()
+        tasks.put(None)
 
 
 def _postfix(counts: Counter, running: list[Job]) -> str:

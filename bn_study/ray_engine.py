@@ -54,10 +54,18 @@ def check_address(address: str | None) -> None:
                         f"with `ray start --head` and pass the address it prints") from None
 
 
+def _env_vars(threads: int | None = None) -> dict:
+    """The workers' environment: quiet TensorFlow; its thread pools, read when it starts."""
+    env_vars = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    if threads is not None:
+        env_vars.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+    return env_vars
+
+
 def init_options() -> dict:
-    """ray.init's arguments beside the address: bn_study shipped to the workers, quiet logs."""
-    runtime_env = {"py_modules": [os.path.dirname(bn_study.__file__)],
-                   "env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
+    """ray.init's arguments beside the address: bn_study shipped to the workers as a package
+    (Ray uploads it once per job), quiet logs."""
+    runtime_env = {"py_modules": [os.path.dirname(bn_study.__file__)], "env_vars": _env_vars()}
     return dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, runtime_env=runtime_env)
 
 
@@ -81,12 +89,21 @@ def connect(address: str | None, log=print) -> bool:
 
 
 def _train_task(job: Job, mnist, threads: int | None, files: dict[str, bytes]) -> dict[str, bytes]:
-    """One run on a Ray worker (a fresh process: max_calls=1), in a temporary folder; returns its files."""
+    """One run on a Ray worker, in a temporary folder; returns its files.
+
+    Workers are reused between tasks (TensorFlow imported once); the thread count comes from the
+    task's runtime environment (TF_NUM_*_THREADS, read when TensorFlow starts) and is checked here.
+    """
     import ray
 
-    from bn_study.threads import configure_threads
+    from bn_study.threads import configure_threads, thread_counts
 
-    configure_threads(threads)  # before TensorFlow's first op in this process
+    try:
+        configure_threads(threads)
+    except RuntimeError:  # TensorFlow already running in this reused worker
+        pass
+    if threads is not None and thread_counts() != {"intra_op": threads, "inter_op": threads}:
+        raise RuntimeError(f"worker threads {thread_counts()} differ from the {threads} asked for")
     from bn_study.training import train_run
 
     with tempfile.TemporaryDirectory(prefix="bn_study_ray_") as tmp:
@@ -120,9 +137,10 @@ def run_on_ray(jobs: list[Job], data: dict, engine: Engine, key, log=print) -> C
     say = bar.write if not bar.disable else log
     try:
         data_refs = {k: ray.put(mnist) for k, mnist in data.items()}  # once, shared by every task
-        # max_calls=1: a fresh worker process per run, so its thread pools can be set (TensorFlow
-        # fixes them at its first op) and its ~700 MB go back when the run ends.
-        task = ray.remote(num_cpus=threads, max_calls=1, max_retries=TASK_RETRIES, retry_exceptions=False)(_train_task)
+        # Ray keeps one pool of workers per runtime environment, so the thread count in it keeps
+        # every reused worker's TensorFlow at the same thread count.
+        task = ray.remote(num_cpus=threads, max_retries=TASK_RETRIES, retry_exceptions=False,
+                          runtime_env={"env_vars": _env_vars(threads)})(_train_task)
         limit = engine.jobs or len(jobs)
         while queue or pending:
             while queue and len(pending) < limit:

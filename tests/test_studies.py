@@ -1,5 +1,6 @@
 """Every experiment in experiments/ runs end to end in its --set-shrunk form on the fixture:
-one seed, one or two epochs, and writes its runs, tables, plots and a report with every claim."""
+one seed, one or two epochs, and writes its runs, tables, plots and a report with every claim.
+They run with --jobs 2, as `make studies JOBS=2` would (and in about half the time)."""
 import pandas as pd
 import pytest
 
@@ -21,7 +22,7 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
     path = ROOT / "experiments" / f"{name}.yaml"
     small = ["data.train_limit=300", "data.test_limit=100"]  # per-run overhead dominates; fewer steps help
     sets = [a for s in ON_FIXTURE + small + SHRINK[name] for a in ("--set", s)]
-    assert main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]) == 0
+    assert main(["experiment", str(path), "--seeds", "0", *sets, "--jobs", "2", "--out", str(tmp_path)]) == 0
     spec = load_spec(path)
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert sorted(summary["variant"]) == sorted(v.name for v in spec.all_variants)
