@@ -50,6 +50,6 @@ bench: data
 		--arms reference,bn_study,bn_study_probe,bn_study_nondeterministic
 
 # One small experiment (2 models x 2 seeds, 3 epochs, 12,000 training images) sequentially, with
-# --jobs 2 and on a local Ray, alternated over 3 rounds: wall time ratios and CPU seconds.
+# --jobs 2 and on a local Ray, alternated over 2 rounds: wall time ratios and CPU seconds.
 bench-parallel: data
-	$(PY) -m bn_study bench --parallel --pairs 3 --epochs 3 --seeds 0,1 --set data.train_limit=15000
+	$(PY) -m bn_study bench --parallel --pairs 2 --epochs 3 --seeds 0,1 --set data.train_limit=15000

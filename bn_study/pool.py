@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from bn_study import results
-from bn_study.jobs import Engine, Job, progress_bar
+from bn_study.jobs import Engine, Job, longest_first, progress_bar
 
 LOG_FILE = "train.log"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -92,7 +92,7 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
     """
     context = multiprocessing.get_context("spawn")
     tasks, events = context.Queue(), context.Queue()
-    for job in jobs:
+    for job in longest_first(jobs):
         tasks.put(job)
     by_index, counts, running = {job.index: job for job in jobs}, Counter(), {}  # running: index -> (pid, start)
     threads, parent = engine.threads_per_run(), os.getpid()

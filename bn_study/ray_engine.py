@@ -22,7 +22,7 @@ from pathlib import Path
 import bn_study
 from bn_study import results
 from bn_study.errors import UserError
-from bn_study.jobs import Engine, Job, progress_bar
+from bn_study.jobs import Engine, Job, longest_first, progress_bar
 from bn_study.threads import available_cores
 
 TASK_RETRIES = 3  # Ray's default for a task whose worker dies; an exception is never retried
@@ -132,7 +132,7 @@ def run_on_ray(jobs: list[Job], data: dict, engine: Engine, key, log=print) -> C
     ray = import_ray()
     started_here = connect(engine.address, log)
     threads = engine.threads_per_run()
-    counts, pending, queue = Counter(), {}, list(jobs)
+    counts, pending, queue = Counter(), {}, longest_first(jobs)
     bar = progress_bar(jobs, unit="run")
     say = bar.write if not bar.disable else log
     try:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,10 @@ def test_measured_peak_decides(jobs2_results, monkeypatch):
     jobs.check_memory(2, jobs2_results)
     with pytest.raises(Exception, match=f"--jobs 3: 3 runs x {peak:,.0f} MB .*measured in .*run.json.*use --jobs 2"):
         jobs.check_memory(3, jobs2_results)
+
+
+def test_costliest_run_of_each_seed_goes_first():
+    experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0, 1))
+    planned, _ = jobs.plan_jobs(("no_bn", "bn"), (0, 1), experiment.configs, Path("nowhere"), log=lambda m: None)
+    assert [(j.variant, j.seed) for j in planned] == [("no_bn", 0), ("bn", 0), ("no_bn", 1), ("bn", 1)]
+    assert [(j.variant, j.seed) for j in jobs.longest_first(planned)] == [("bn", 0), ("no_bn", 0), ("bn", 1), ("no_bn", 1)]
