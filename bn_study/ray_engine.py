@@ -80,7 +80,11 @@ def connect(address: str | None, log=print) -> bool:
     try:
         ray.init(address=address, num_cpus=None if address else available_cores(), **init_options())
     except ConnectionError as e:
-        raise UserError(f"--address {address}: {str(e).splitlines()[0]}") from None
+        # Ray 2.60's `ray start --head` turns token authentication on; a driver given the address
+        # joins without a token unless told to (seen here as InvalidAuthToken, then this error).
+        raise UserError(f"--address {address}: {str(e).splitlines()[0]}; if the cluster uses token "
+                        f"authentication, set RAY_AUTH_MODE=token and give this machine the head's "
+                        f"~/.ray/auth_token (README, Scaling out)") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     where = f"connected to {address}" if address else "started on this machine"
     log(f"ray: cluster {where} ({ray.get_runtime_context().gcs_address}): {len(nodes)} node"
