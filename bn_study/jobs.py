@@ -149,7 +149,7 @@ def progress_bar(jobs: list[Job], unit: str = "epoch"):
     total = sum(j.config.train.epochs for j in jobs) if unit == "epoch" else len(jobs)
     initial = sum(j.epochs_done() for j in jobs) if unit == "epoch" else 0  # resumed runs' epochs
     return tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True, disable=not sys.stderr.isatty(),
-                bar_format="{l_bar}{bar:12}| {n_fmt}/{total_fmt} {unit}s [{elapsed}<{remaining}] {postfix}")
+                bar_format="{l_bar}{bar:12}| {n_fmt}/{total_fmt} {unit}s [{elapsed}<{remaining}]{postfix}")
 
 
 def cores_note(engine: Engine) -> str:
