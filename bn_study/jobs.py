@@ -12,7 +12,7 @@ from pathlib import Path
 from bn_study import results
 from bn_study.config import RunConfig
 from bn_study.errors import UserError
-from bn_study.threads import available_cores, default_threads
+from bn_study.threads import default_threads
 
 ENGINES = ("local", "ray")
 # Per-run peak RSS assumed before any run of the experiment has measured one: the BN model's
@@ -134,7 +134,9 @@ def check_memory(jobs: int, out: Path) -> None:
             peaks.append((results.read_json(path).get("peak_rss_mb") or 0.0, path))
         except (OSError, ValueError):
             continue
-    peak, source = max(peaks, key=lambda p: p[0]) if peaks and max(peaks)[0] > 0 else (UNMEASURED_PEAK_MB, None)
+    peak, source = max(peaks, default=(0.0, None), key=lambda p: p[0])
+    if peak <= 0:  # runs made before peak_rss_mb was recorded, or none yet
+        peak, source = UNMEASURED_PEAK_MB, None
     source = f"measured in {source}" if source else "estimated; no run here has measured one yet"
     if jobs * peak > available:
         fit = max(1, int(available // peak))
@@ -151,7 +153,3 @@ def progress_bar(jobs: list[Job], unit: str = "epoch"):
     return tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True, disable=not sys.stderr.isatty(),
                 bar_format="{l_bar}{bar:12}| {n_fmt}/{total_fmt} {unit}s [{elapsed}<{remaining}]{postfix}")
 
-
-def cores_note(engine: Engine) -> str:
-    threads = engine.threads_per_run()
-    return f"{threads or available_cores()} thread{'s' if (threads or available_cores()) != 1 else ''} per run"

@@ -2,7 +2,6 @@
 the parent killed at any moment, a failing run among good ones, and each bad option."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
