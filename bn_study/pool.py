@@ -80,10 +80,6 @@ def _failed_status(job: Job, exitcode) -> str:
     return "failed"
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print) -> Counter:
     """Train `jobs` in engine.jobs worker processes; returns a count per final status.
 
@@ -108,7 +104,9 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
         tasks.put(None)  # one stop sign per worker, behind the jobs
     bar = progress_bar(jobs)
     say = bar.write if not bar.disable else log
-    old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    from bn_study.training import raise_interrupt  # TensorFlow is loaded here already (check_buildable)
+
+    old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         while sum(counts.values()) < len(jobs):
             try:

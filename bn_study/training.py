@@ -103,7 +103,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _raise_interrupt(signum, frame):
+def raise_interrupt(signum, frame):
+    """A SIGTERM handler: stop the way Ctrl-C does (the run records 'interrupted')."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -152,7 +153,7 @@ def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | 
         results.write_json(run_file, record)
         log(f"device: {record['device']}")
         started, cpu_started = time.perf_counter(), cpu_seconds()
-        old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+        old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
         try:
             status = _fit_and_evaluate(config, run_dir, mnist, record, verbose)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the CLI prints how to continue
