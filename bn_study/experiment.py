@@ -117,9 +117,6 @@ class Experiment:
     path: Path
     configs: dict[str, RunConfig]
 
-    def run_dir(self, out: Path, variant: str, seed: int) -> Path:
-        return Path(out) / variant / f"seed-{seed}"
-
 
 def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpec:
     raw = read_yaml(path)

@@ -46,8 +46,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 def write_text(path: Path, text: str) -> None:
     """Write a whole file or nothing."""
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
+    write_bytes(path, text.encode())
 
 
 def write_bytes(path: Path, data: bytes) -> None:
