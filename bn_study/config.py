@@ -45,6 +45,9 @@ def _class_spec(class_name: str, args: dict) -> ClassSpec:
     return ClassSpec(class_name, types.MappingProxyType(args))
 
 
+# Layer classes that are BatchNormalization, Keras' and bn_study's own (reports recognise them by name).
+BN_LAYER_CLASSES = ("BatchNormalization", "ManualBatchNorm", "FusedBatchNorm")
+
 # Names of the checksum tables in data.py: the full set, and the small fixture cut from it.
 DATASETS = ("mnist", "mnist_fixture")
 

@@ -7,10 +7,11 @@ import keras
 
 from bn_study.config import ClassSpec, ModelConfig, RunConfig
 from bn_study.errors import UserError
+from bn_study.fused_bn import FusedBatchNorm
 from bn_study.layers import ManualBatchNorm
 
 # Layers of bn_study's own that configs may name beside Keras' (class name -> class).
-CUSTOM_LAYERS: dict[str, type] = {"ManualBatchNorm": ManualBatchNorm}
+CUSTOM_LAYERS: dict[str, type] = {"ManualBatchNorm": ManualBatchNorm, "FusedBatchNorm": FusedBatchNorm}
 
 
 def _first_line(error: Exception) -> str:
@@ -29,7 +30,12 @@ def layer_class(name: str, where: str) -> type:
 
 
 def build_layer(spec: ClassSpec, where: str) -> keras.layers.Layer:
+    """One layer from its config spec; UserError naming `where` for anything Keras refuses."""
     cls = layer_class(spec.class_name, where)
+    backends = getattr(cls, "backends", None)  # set by layers bound to one backend's kernels
+    if backends and keras.backend.backend() not in backends:
+        raise UserError(f"{where}: {spec.class_name} needs the {' or '.join(backends)} backend of Keras, "
+                        f"this is '{keras.backend.backend()}' (set KERAS_BACKEND=tensorflow or use BatchNormalization)")
     try:
         return cls(**spec.args)
     except Exception as e:  # Keras raises TypeError or ValueError for a bad argument

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bn_study import claims as claims_mod
+from bn_study.config import BN_LAYER_CLASSES
 from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.probe_report import probe_section
 from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
@@ -144,7 +145,7 @@ def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants:
         if rows.empty:
             continue
         cfg = next(r.config for r in runs if r.variant == v)
-        bn_layers = [l for l in cfg["model"]["layers"] if l["class"] in ("BatchNormalization", "ManualBatchNorm")]
+        bn_layers = [l for l in cfg["model"]["layers"] if l["class"] in BN_LAYER_CLASSES]
         train_epoch1 = np.mean([r.history["accuracy"].iloc[0] for r in runs if r.variant == v])
         text = (f"- **{v}**: validation accuracy after epoch 1 was {rows['val_accuracy_epoch1'].mean():.4f} "
                 f"(range {rows['val_accuracy_epoch1'].min():.4f}–{rows['val_accuracy_epoch1'].max():.4f} over "

@@ -5,6 +5,7 @@ from its last completed epoch; ResumeHistory keeps history.csv at one row per ep
 """
 from __future__ import annotations
 
+import io
 import os
 import platform
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from bn_study import results
@@ -30,15 +32,22 @@ from bn_study.yamlio import dump_yaml
 SKIPPED = "skipped"
 
 
+# history.csv's columns that measure the machine, not the model: they differ between identical runs.
+CLOCK_COLUMNS = ("seconds", "val_seconds", "cpu_seconds")
+
+
 class EpochClock(keras.callbacks.Callback):
     """Adds each epoch's wall seconds to the logs: 'seconds' (training + validation) and
-    'val_seconds' (the validation pass alone), so history.csv shows where an epoch's time goes.
+    'val_seconds' (the validation pass alone), so history.csv shows where an epoch's time goes;
+    and 'cpu_seconds', the process's CPU time (user + system, all threads) over the epoch, steadier
+    than wall time on a shared machine (identical runs here: wall +-20%, CPU a few %).
 
     Placed before CSVLogger, which shares the same logs dict, so history.csv gets the columns.
     """
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._val_seconds = time.perf_counter(), 0.0
+        self._cpu_start = time.process_time()
 
     def on_test_begin(self, logs=None):
         self._val_start = time.perf_counter()
@@ -49,6 +58,7 @@ class EpochClock(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs["seconds"] = round(time.perf_counter() - self._start, 3)
         logs["val_seconds"] = round(self._val_seconds, 3)
+        logs["cpu_seconds"] = round(time.process_time() - self._cpu_start, 3)
 
 
 class TerminateOnNonFiniteValidation(keras.callbacks.Callback):
@@ -67,7 +77,9 @@ class ResumeHistory(keras.callbacks.Callback):
     """On the first epoch of an attempt, drop history rows from that epoch on.
 
     BackupAndRestore saves after CSVLogger writes, so a kill between the two leaves a row for an
-    epoch that will be trained again; a kill during the write leaves a partial line.
+    epoch that will be trained again; a kill during the write leaves a partial line. A history
+    written before a clock column existed gets that column (empty in its old rows), in CSVLogger's
+    order (epoch, then sorted keys), so that the rows appended now line up with the header.
     """
 
     def __init__(self, path: Path):
@@ -80,9 +92,16 @@ class ResumeHistory(keras.callbacks.Callback):
         self._done = True
         lines = self.path.read_text().splitlines(keepends=True)
         header, rows = lines[:1], lines[1:]
-        keep = [r for r in rows if r.endswith("\n") and int(r.split(",")[header[0].split(",").index("epoch")]) < epoch]
+        columns = header[0].rstrip("\n").split(",") if header else []
+        keep = [r for r in rows if r.endswith("\n") and int(r.split(",")[columns.index("epoch")]) < epoch]
+        missing = [c for c in CLOCK_COLUMNS if c not in columns]
+        if missing and len(missing) < len(CLOCK_COLUMNS):  # an older bn_study's history: same run, fewer clocks
+            old = pd.read_csv(io.StringIO("".join(header + keep)))
+            text = old.reindex(columns=["epoch"] + sorted(columns[1:] + missing)).to_csv(index=False)
+        else:
+            text = "".join(header + keep)
         with open(self.path, "r+") as f:  # in place: CSVLogger holds the file open for appending
-            f.write("".join(header + keep))
+            f.write(text)
             f.truncate()
 
 

@@ -36,8 +36,10 @@ def test_every_run_writes_its_files(results_dir):
             run_dir = results_dir / variant / f"seed-{seed}"
             history = pd.read_csv(run_dir / "history.csv")
             assert list(history["epoch"]) == [0, 1]
-            assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "val_seconds"} <= set(history.columns)
+            assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "val_seconds",
+                    "cpu_seconds"} <= set(history.columns)
             assert (history["val_seconds"] > 0).all() and (history["val_seconds"] < history["seconds"]).all()
+            assert (history["cpu_seconds"] > 0).all()
             run = json.loads((run_dir / "run.json").read_text())
             assert run["status"] == "complete" and run["seed"] == seed
             assert {"python", "tensorflow", "keras", "device", "started", "ended", "total_seconds"} <= set(run)

@@ -46,6 +46,7 @@ def test_bn_arguments_reach_the_layer():
      r"model.layers.1 \(BatchNormalisation\): unknown layer class 'BatchNormalisation' \(did you mean 'BatchNormalization'\?\)"),
     ("model.layers.0.filtres=3", r"model.layers.0 \(Conv2D\): Keras rejects the arguments"),
     ("model.layers.5.units=-4", r"model.layers.5 \(Dense\): Keras rejects the arguments"),
+    ("model.layers.1.class=FusedBatchNorm", r"model.layers.1 \(FusedBatchNorm\): Keras rejects the arguments"),
     ("optimizer.learning_rat=0.1", r"optimizer \(Adam\): Keras rejects it"),
     ("train.loss=hinge_loss_x", r"train.loss: unknown loss 'hinge_loss_x'"),
 ])
@@ -54,3 +55,13 @@ def test_keras_level_mistakes_name_the_layer(override, message):
     with pytest.raises(UserError, match=message) as info:
         check_buildable(config)
     assert "\n" not in str(info.value)
+
+
+def test_fused_bn_sits_where_the_config_says_and_is_refused_off_tensorflow(monkeypatch):
+    config = load_config(ROOT / "configs/article_bn_fused.yaml")
+    names = [type(l).__name__ for l in build_model(config.model).layers]
+    assert [i for i, n in enumerate(names) if n == "FusedBatchNorm"] == [1, 3, 5, 7, 10]
+    monkeypatch.setattr("keras.backend.backend", lambda: "jax")
+    with pytest.raises(UserError, match=r"^model.layers.1 \(FusedBatchNorm\): FusedBatchNorm needs the tensorflow "
+                                        r"backend of Keras, this is 'jax'"):
+        build_model(config.model)

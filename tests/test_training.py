@@ -1,4 +1,5 @@
 """One run on the fixture: repeatability, resume after an interruption, and history bookkeeping."""
+import csv
 import json
 
 import pandas as pd
@@ -83,6 +84,24 @@ def test_resume_history_drops_rows_that_will_be_retrained(tmp_path):
     path.write_text(path.read_text() + "2,0.1,0.1\n")
     callback.on_epoch_begin(3)  # only the first epoch of an attempt trims
     assert path.read_text().count("\n") == 4
+
+
+def test_resume_gives_an_older_history_the_new_clock_column(tmp_path):
+    # Written before cpu_seconds existed; CSVLogger appends rows keyed epoch + sorted(logs), no header.
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,accuracy,loss,seconds,val_accuracy,val_loss,val_seconds\n"
+                    "0,0.9201250076293945,0.28,38.468,0.97,0.08,1.5\n1,0.97,0.07,37.7,0.98,0.06,1.4\n")
+    training.ResumeHistory(path).on_epoch_begin(1)
+    logs = {"accuracy": 0.98, "loss": 0.05, "seconds": 40.0, "val_accuracy": 0.985, "val_loss": 0.05,
+            "val_seconds": 1.3, "cpu_seconds": 75.0}
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=["epoch", *sorted(logs)]).writerow({"epoch": 1, **logs})
+    history = pd.read_csv(path)
+    assert list(history.columns) == ["epoch", "accuracy", "cpu_seconds", "loss", "seconds", "val_accuracy",
+                                     "val_loss", "val_seconds"]
+    assert history["epoch"].tolist() == [0, 1] and history["cpu_seconds"].isna().tolist() == [True, False]
+    assert history["accuracy"].tolist() == [0.9201250076293945, 0.98]  # old values kept to the last digit
+    assert history["val_seconds"].tolist() == [1.5, 1.3]
 
 
 def test_divergence_is_recorded_not_retried(tmp_path, mnist):
