@@ -10,7 +10,7 @@ RESULTS := results/article
 # Runs at once (make reproduce JOBS=2): each in its own process with cores // JOBS threads.
 JOBS ?= 1
 
-.PHONY: install data reproduce quick studies test plots bench bench-parallel
+.PHONY: install data reproduce quick studies test plots bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
@@ -48,6 +48,24 @@ plots: install
 bench: data
 	$(PY) -m bn_study bench --epochs 3 --pairs 3 \
 		--arms reference,bn_study,bn_study_probe,bn_study_nondeterministic
+
+# The BN model with Keras' BatchNormalization, bn_study's FusedBatchNorm (TensorFlow's fused kernel)
+# and ManualBatchNorm (the textbook equations), alternated, 3 pairs; ratios to Keras' BN.
+bench-bn: data
+	$(PY) -m bn_study bench --variants bn --epochs 3 --pairs 3 \
+		--arms bn_study,bn_study_fused,bn_study_manual --out results/bench_bn
+
+# Both article models at 1 and 2 TensorFlow threads (and all cores where there are more).
+comma := ,
+space := $(eval) $(eval)
+THREAD_COUNTS := $(sort 1 2 $(shell nproc))
+THREAD_ARMS := $(subst $(space),$(comma),$(foreach t,$(THREAD_COUNTS),bn_study:TF_NUM_INTRAOP_THREADS=$(t);TF_NUM_INTEROP_THREADS=$(t)))
+bench-threads: data
+	$(PY) -m bn_study bench --epochs 3 --pairs 3 --arms '$(THREAD_ARMS)' --out results/bench_threads
+
+# One epoch of each article model under TensorFlow's profiler: time per op and per layer.
+profile: data
+	$(PY) -m bn_study profile configs/article_no_bn.yaml configs/article_bn.yaml configs/article_bn_fused.yaml
 
 # One small experiment (2 models x 2 seeds, 3 epochs, 12,000 training images) sequentially, with
 # --jobs 2 and on a local Ray, alternated over 2 rounds: wall time ratios and CPU seconds.

@@ -12,6 +12,11 @@ history.csv's `seconds`; for bn_study arms `median_val_s` is the validation pass
 - bn_study: `python -m bn_study run` with its callbacks and files,
 - bn_study_probe: the same with the probe on (cost of looking inside),
 - bn_study_nondeterministic: the same with train.deterministic=false (cost of op determinism),
+- bn_study_fused, bn_study_manual (BN model only): the BN model with FusedBatchNorm (TensorFlow's
+  fused kernel) or ManualBatchNorm (the textbook equations) in place of Keras' BatchNormalization.
+Each row also has the CPU seconds (user + system, all threads) of the same epochs, and of the whole
+process beside its wall time: on a shared machine wall time swings +-20% between identical runs,
+CPU time much less; final_val_accuracy shows that a faster arm still learns the same.
 Any arm may take `:KEY=VALUE;KEY=VALUE`: a KEY in capitals is an environment variable of that
 process (e.g. TF_NUM_INTRAOP_THREADS=1), any other a --set override of a bn_study arm.
 """
@@ -35,8 +40,11 @@ from bn_study.results import write_text
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"no_bn": ROOT / "configs/article_no_bn.yaml", "bn": ROOT / "configs/article_bn.yaml"}
 PROBES = {"no_bn": "probe.layers=[0,2,5]", "bn": "probe.layers=[0,4,9]"}
+# Arms that train another config than CONFIGS[model], and only for the models listed.
+ARM_CONFIGS = {"bn_study_fused": {"bn": ROOT / "configs/article_bn_fused.yaml"},
+               "bn_study_manual": {"bn": ROOT / "configs/article_bn_manual.yaml"}}
 ARMS = ("reference", "reference_tf_data", "reference_tf_data_uint8", "bn_study", "bn_study_probe",
-        "bn_study_nondeterministic")
+        "bn_study_nondeterministic", *ARM_CONFIGS)
 
 
 def parse_arm(arm: str) -> tuple[str, dict[str, str], list[str]]:
@@ -56,6 +64,16 @@ def parse_arm(arm: str) -> tuple[str, dict[str, str], list[str]]:
         else:
             sets.append(part)
     return base, env, sets
+
+
+def check_arms(arms: list[str], models: list[str]) -> None:
+    """UserError for an unknown arm, or one that has no config for one of the models."""
+    for arm in arms:
+        base = parse_arm(arm)[0]
+        missing = [m for m in models if base in ARM_CONFIGS and m not in ARM_CONFIGS[base]]
+        if missing:
+            raise UserError(f"--arms {arm}: has no '{missing[0]}' model; use it with --variants "
+                            f"{','.join(ARM_CONFIGS[base])}")
 
 
 def _tf_data(x, y, batch_size: int, shuffle: bool):
@@ -93,17 +111,19 @@ def reference_main(model_name: str, epochs: int, train_limit: int | None, data_p
             layers.insert(position, L.BatchNormalization())
     model = keras.Sequential([keras.Input((28, 28, 1)), *layers])
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(), metrics=["accuracy"])
-    times, start = [], [0.0]
+    times, cpu_times, start = [], [], [0.0, 0.0]
     clock = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda e, logs: start.__setitem__(0, time.perf_counter()),
-        on_epoch_end=lambda e, logs: times.append(time.perf_counter() - start[0]))
+        on_epoch_begin=lambda e, logs: start.__setitem__(slice(None), [time.perf_counter(), time.process_time()]),
+        on_epoch_end=lambda e, logs: (times.append(time.perf_counter() - start[0]),
+                                      cpu_times.append(time.process_time() - start[1])))
     if feed == "reference":
-        model.fit(x, y, batch_size=250, epochs=epochs, validation_split=0.2, verbose=0, callbacks=[clock])
+        history = model.fit(x, y, batch_size=250, epochs=epochs, validation_split=0.2, verbose=0, callbacks=[clock])
     else:
         split_at = int(len(x) * 0.8)
-        model.fit(_tf_data(x[:split_at], y[:split_at], 250, shuffle=True), epochs=epochs, verbose=0, callbacks=[clock],
+        history = model.fit(_tf_data(x[:split_at], y[:split_at], 250, shuffle=True), epochs=epochs, verbose=0, callbacks=[clock],
                   validation_data=_tf_data(x[split_at:], y[split_at:], 250, shuffle=False))
-    print(json.dumps({"seconds": times, "n_train": int(len(x) * 0.8)}))
+    print(json.dumps({"seconds": times, "cpu_seconds": cpu_times, "n_train": int(len(x) * 0.8),
+                      "final_val_accuracy": history.history["val_accuracy"][-1]}))
 
 
 def _command(arm: str, model: str, epochs: int, shrink: list[str], out: Path) -> list[str]:
@@ -119,34 +139,46 @@ def _command(arm: str, model: str, epochs: int, shrink: list[str], out: Path) ->
     if base == "bn_study_nondeterministic":
         sets.append("train.deterministic=false")
     sets += arm_sets
-    return [sys.executable, "-m", "bn_study", "run", str(CONFIGS[model]), "--out", str(out),
+    config = ARM_CONFIGS.get(base, CONFIGS)[model]
+    return [sys.executable, "-m", "bn_study", "run", str(config), "--out", str(out),
             *[a for s in sets for a in ("--set", s)]]
 
 
 def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
-    """Run one process; its per-epoch seconds (first excluded) and its own peak RSS (wait4)."""
+    """Run one process; its per-epoch wall and CPU seconds (first epoch excluded), and its own
+    wall time, CPU time and peak RSS (wait4)."""
     with tempfile.TemporaryDirectory() as tmp:
         out, stdout, stderr = Path(tmp) / "run", Path(tmp) / "stdout", Path(tmp) / "stderr"
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", **parse_arm(arm)[1])
         with open(stdout, "w") as so, open(stderr, "w") as se:
+            started = time.perf_counter()
             proc = subprocess.Popen(_command(arm, model, epochs, shrink, out), env=env, stdout=so, stderr=se)
             _, status, usage = os.wait4(proc.pid, 0)
+            process_wall = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"{arm} {model} failed: {stderr.read_text().strip().splitlines()[-1:]}")
         if arm.startswith("reference"):
             report = json.loads(stdout.read_text().strip().splitlines()[-1])
-            seconds, n_train = report["seconds"], report["n_train"]
             validation = None
         else:
             history = pd.read_csv(out / "history.csv")
-            seconds = history["seconds"].tolist()
+            run = json.loads((out / "run.json").read_text())
+            report = {"seconds": history["seconds"].tolist(), "cpu_seconds": history["cpu_seconds"].tolist(),
+                      "n_train": run["n_train"], "threads": run["threads"]["intra_op"],
+                      "final_val_accuracy": history["val_accuracy"].iloc[-1]}
             validation = statistics.median(history["val_seconds"].iloc[1:] if len(history) > 1 else history["val_seconds"])
-            n_train = json.loads((out / "run.json").read_text())["n_train"]
-    steady = seconds[1:] or seconds
-    per_epoch = statistics.median(steady)
-    return {"arm": arm, "model": model, "epochs_timed": len(steady), "median_epoch_s": round(per_epoch, 3),
+    per_epoch = statistics.median(report["seconds"][1:] or report["seconds"])
+    cpu_per_epoch = statistics.median(report["cpu_seconds"][1:] or report["cpu_seconds"])
+    return {"arm": arm, "model": model, "epochs_timed": max(len(report["seconds"]) - 1, 1),
+            "median_epoch_s": round(per_epoch, 3), "median_epoch_cpu_s": round(cpu_per_epoch, 3),
             "median_val_s": None if validation is None else round(validation, 3),
-            "samples_per_s": round(n_train / per_epoch, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+            "samples_per_s": round(report["n_train"] / per_epoch, 1), "intra_op_threads": report.get("threads"),
+            "samples_per_s_per_thread": round(report["n_train"] / per_epoch / report["threads"], 1)
+            if report.get("threads") else None,
+            "cpu_ms_per_sample": round(1000 * cpu_per_epoch / report["n_train"], 4),
+            "process_wall_s": round(process_wall, 1), "process_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "final_val_accuracy": round(float(report["final_val_accuracy"]), 5)}
 
 
 def run_bench(models: list[str], arms: list[str], epochs: int, pairs: int, shrink: list[str], out: Path,
@@ -157,12 +189,16 @@ def run_bench(models: list[str], arms: list[str], epochs: int, pairs: int, shrin
         for pair in range(1, pairs + 1):
             for arm in arms:
                 row = {"pair": pair, **measure(arm, model, epochs, shrink)}
-                log(f"[{model} pair {pair}] {arm}: {row['median_epoch_s']} s/epoch, "
-                    f"{row['samples_per_s']} samples/s, peak RSS {row['peak_rss_mb']} MB")
+                log(f"[{model} pair {pair}] {arm}: {row['median_epoch_s']} s/epoch ({row['median_epoch_cpu_s']} "
+                    f"CPU s), {row['samples_per_s']} samples/s, peak RSS {row['peak_rss_mb']} MB")
                 rows.append(row)
     table = pd.DataFrame(rows)
-    base = table[table["arm"] == arms[0]].set_index(["model", "pair"])["median_epoch_s"]
-    table["ratio_to_" + arms[0]] = [round(r.median_epoch_s / base[(r.model, r.pair)], 3) for r in table.itertuples()]
+    baseline = table[table["arm"] == arms[0]].set_index(["model", "pair"])
+    same_pair = pd.MultiIndex.from_frame(table[["model", "pair"]])
+    for column, name in (("median_epoch_s", "ratio_to_"), ("median_epoch_cpu_s", "cpu_ratio_to_")):
+        table[name + arms[0]] = (table[column] / baseline[column].reindex(same_pair).to_numpy()).round(3)
+    table["val_accuracy_diff_to_" + arms[0]] = (
+        table["final_val_accuracy"] - baseline["final_val_accuracy"].reindex(same_pair).to_numpy()).round(5)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "bench.csv", table.to_csv(index=False))
     write_text(out / "README.md", _readme(table, arms, epochs, pairs, shrink))
@@ -175,10 +211,13 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
 
     from bn_study.training import device_description
 
-    ratio = "ratio_to_" + arms[0]
+    ratio, cpu_ratio, accuracy = (f"{prefix}_to_{arms[0]}" for prefix in ("ratio", "cpu_ratio", "val_accuracy_diff"))
     summary = table.groupby(["model", "arm"], sort=False).agg(
-        median_epoch_s=("median_epoch_s", "median"), median_val_s=("median_val_s", "median"), samples_per_s=("samples_per_s", "median"),
+        median_epoch_s=("median_epoch_s", "median"), median_epoch_cpu_s=("median_epoch_cpu_s", "median"),
+        median_val_s=("median_val_s", "median"), samples_per_s=("samples_per_s", "median"),
+        intra_op_threads=("intra_op_threads", "max"), samples_per_s_per_thread=("samples_per_s_per_thread", "median"),
         median_ratio=(ratio, "median"), min_ratio=(ratio, "min"), max_ratio=(ratio, "max"),
+        median_cpu_ratio=(cpu_ratio, "median"), max_abs_val_acc_diff=(accuracy, lambda d: d.abs().max()),
         peak_rss_mb=("peak_rss_mb", "max")).reset_index()
     threads = (f"TensorFlow intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default (all cores)'}, "
                f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
@@ -188,7 +227,10 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
         f"{''.join(' --set ' + s for s in shrink)}` on {time.strftime('%Y-%m-%d')}.", "",
         f"Each row of bench.csv is one process; arms alternate ({' '.join(arms)}) in each of {pairs} pairs; "
         f"the first epoch of each process is excluded as warm-up. Ratios divide by the {arms[0]} process "
-        f"of the same pair.", "",
+        f"of the same pair: median_ratio (the verdict's figure) of the median epoch wall time, "
+        f"median_cpu_ratio of its CPU seconds (user + system, all threads), the cross-check that a "
+        f"busy machine cannot fake; max_abs_val_acc_diff is the largest gap in final validation "
+        f"accuracy to the {arms[0]} process (same seed and data).", "",
         "```\n" + summary.to_string(index=False) + "\n```", "",
         f"- Device: {device_description()}; {threads}",
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}", ""])

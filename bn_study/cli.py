@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time bn_study against the article's plain Keras script, side by side")
     p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
-    p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn")
+    p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn (the article's two)")
     p.add_argument("--arms", default="reference,bn_study",
                    help="comma-separated; the first is the baseline; 'ARM:KEY=VALUE;...' sets an environment "
                         "variable (KEY in capitals) or a --set override (bn_study arms)")
@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="instead: time one small experiment sequentially, with --jobs 2 and on a local Ray "
                         "(--pairs rounds, --epochs each, --seeds, --set to shrink it)")
     p.add_argument("--seeds", type=_seeds, default=(0, 1), help="with --parallel: the experiment's seeds")
+
+    p = sub.add_parser("profile", help="one epoch of each config under TensorFlow's profiler: time per op and layer")
+    p.add_argument("configs", type=Path, nargs="+")
+    p.add_argument("--set", dest="overrides", **overrides)
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "profile", help="default results/profile")
+    p.add_argument("--threads-per-run", type=_positive, metavar="T",
+                   help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 
     p = sub.add_parser("data", help="fetch MNIST (if needed) and verify its checksums")
     p.add_argument("--path", help="a Keras-format mnist.npz to verify instead of the usual sources")
@@ -150,10 +157,20 @@ def cmd_experiment(args) -> None:
     experiment = load_experiment(args.experiment, args.overrides, args.seeds)
     out = args.out or DEFAULT_RESULTS / experiment.spec.name
     counts = run_experiment(experiment, out, verbose=_verbose(), engine=engine)
+    trained_in = time.perf_counter() - started
     print(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
-          + f" ({(time.perf_counter() - started) / 60:.1f} min)")
+          + f" ({trained_in / 60:.1f} min)")
+    if set(counts) - {"skipped"}:  # the report quotes how long the commands that trained took
+        from bn_study.results import COMMANDS_FILE, append_row
+
+        append_row(out / COMMANDS_FILE, {
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": " ".join(["python -m bn_study", *sys.argv[1:]]), "engine": engine.name,
+            "jobs": engine.jobs or (1 if engine.name == "local" else "all"), **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped")},
+            "wall_s": round(trained_in, 1)})
     cmd_plot(argparse.Namespace(results_dir=out))
     cmd_report(argparse.Namespace(results_dir=out))
+    print(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, plots and report)")
     if counts.get("failed") or counts.get("lost"):
         raise UserError(f"{out}: {counts.get('failed', 0) + counts.get('lost', 0)} run(s) did not complete; "
                         f"their run.json and train.log say why, and the same command retrains them")
@@ -176,7 +193,7 @@ def cmd_report(args) -> None:
 def cmd_bench(args) -> None:
     if args.parallel:
         return _bench_parallel(args)
-    from bn_study.bench import CONFIGS, parse_arm, run_bench
+    from bn_study.bench import CONFIGS, check_arms, run_bench
 
     args.out = args.out or DEFAULT_RESULTS / "bench"
 
@@ -184,13 +201,33 @@ def cmd_bench(args) -> None:
     unknown = [v for v in models if v not in CONFIGS]
     if unknown:
         raise UserError(f"--variants: unknown '{unknown[0]}'; known: {', '.join(CONFIGS)}")
-    for arm in arms:
-        parse_arm(arm)
+    check_arms(arms, models)
     if args.epochs < 2 or args.pairs < 1:
         raise UserError("--epochs must be at least 2 (the first is warm-up) and --pairs at least 1")
     table = run_bench(models, arms, args.epochs, args.pairs, args.overrides, args.out)
     print(table.to_string(index=False))
     print(f"wrote {args.out / 'bench.csv'} and {args.out / 'README.md'}")
+
+
+def cmd_profile(args) -> None:
+    from bn_study.config import load_config
+    from bn_study.data import load_mnist
+    from bn_study.models import check_buildable
+    from bn_study.profile_ops import write_profile
+    from bn_study.threads import configure_threads
+
+    configure_threads(args.threads_per_run)  # before TensorFlow's first op
+    configs = {path.stem: load_config(path, args.overrides) for path in args.configs}
+    for config in configs.values():
+        check_buildable(config)
+    datasets = {(c.data.path, c.data.dataset) for c in configs.values()}
+    if len(datasets) > 1:
+        raise UserError("profile: the configs read different data; profile them one command each")
+    mnist = load_mnist(*datasets.pop())
+    command = " ".join(["python -m bn_study profile", *map(str, args.configs),
+                        *[f"--set {s}" for s in args.overrides],
+                        *([f"--threads-per-run {args.threads_per_run}"] if args.threads_per_run else [])])
+    print(f"wrote {write_profile(configs, mnist, args.out, command)}")
 
 
 def _bench_parallel(args) -> None:

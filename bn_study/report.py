@@ -18,7 +18,7 @@ from bn_study.config import BN_LAYER_CLASSES
 from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.probe_report import probe_section
 from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
-from bn_study.results import RunRecord, find_runs, write_text
+from bn_study.results import COMMANDS_FILE, RunRecord, find_runs, write_text
 from bn_study.summary import mean_ci, summary_table
 
 REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
@@ -71,7 +71,7 @@ def _parameters(config: dict) -> int:
     return build_model(from_raw(ModelConfig, config["model"], "model.")).count_params()
 
 
-def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
+def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path) -> str:
     lines = ["## Setup", ""]
     first = runs[0]
     lines.append(f"- Data: MNIST from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
@@ -98,8 +98,20 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord]) -> str:
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
               f"- Device: {r0.get('device')}; Python {r0.get('python')}, TensorFlow {r0.get('tensorflow')}, "
               f"Keras {r0.get('keras')}",
-              f"- Wall time of all runs: {wall / 60:.1f} min", ""]
+              f"- Training time of all runs, summed: {wall / 60:.1f} min", *commands_lines(results_dir), ""]
     return "\n".join(lines)
+
+
+def commands_lines(results_dir: Path) -> list[str]:
+    """The wall time of the experiment commands that trained here (commands.csv), if recorded."""
+    path = Path(results_dir) / COMMANDS_FILE
+    if not path.is_file():
+        return []
+    commands = pd.read_csv(path)
+    last = commands.iloc[-1]
+    return [f"- Wall time of the experiment commands that trained these runs (data check and training; "
+            f"{COMMANDS_FILE}): {commands['wall_s'].sum() / 60:.1f} min in {len(commands)} invocation(s), "
+            f"the last `{last['command']}` on {last['finished_utc'][:10]}"]
 
 
 def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> str:
@@ -202,7 +214,7 @@ def render_markdown(results_dir: Path) -> str:
             + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]
     if not runs:
         return "\n".join(head + ["No complete runs yet."])
-    parts = [setup_section(spec, runs),
+    parts = [setup_section(spec, runs, results_dir),
              results_section(summary[summary["variant"].isin(listed)], listed, spec.thresholds) if listed else "",
              sweep_section(summary, spec.grid_points), steps_section(runs, listed),
              claims_section(spec, summary), observations_section(summary, runs, listed),

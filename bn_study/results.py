@@ -22,6 +22,7 @@ from bn_study.errors import UserError
 
 CONFIG_FILE, RUN_FILE, HISTORY_FILE, METRICS_FILE = "config.yaml", "run.json", "history.csv", "metrics.json"
 BACKUP_DIR, LOCK_FILE = "backup", ".lock"
+COMMANDS_FILE = "commands.csv"  # one row per experiment command that trained here: its wall time
 PROBE_FILE, STEPS_FILE = "probe.csv", "steps.csv"  # written only when the config asks (probe.py, steps.py)
 COMPLETE, DIVERGED = "complete", "diverged"
 FINAL = (COMPLETE, DIVERGED)  # a rerun would give the same: never retrained
@@ -53,6 +54,13 @@ def write_bytes(path: Path, data: bytes) -> None:
     """Write a whole file or nothing."""
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Add one row to a CSV table (created with a header if absent), atomically."""
+    path = Path(path)
+    old = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    write_text(path, pd.concat([old, pd.DataFrame([row])], ignore_index=True).to_csv(index=False))
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -12,8 +12,15 @@ def test_bench_writes_csv_and_readme(tmp_path, capsys):
                  *sets, "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "bench.csv")
     assert list(table["arm"]) == ["reference", "reference_tf_data_uint8", "bn_study:TF_NUM_INTEROP_THREADS=1"]
-    assert {"pair", "model", "median_epoch_s", "samples_per_s", "peak_rss_mb", "ratio_to_reference"} <= set(table.columns)
-    assert table.loc[0, "ratio_to_reference"] == 1.0 and (table["peak_rss_mb"] > 0).all()
+    assert {"pair", "model", "median_epoch_s", "median_epoch_cpu_s", "cpu_ms_per_sample", "samples_per_s",
+            "process_wall_s", "process_cpu_s", "peak_rss_mb", "final_val_accuracy", "intra_op_threads", "ratio_to_reference",
+            "cpu_ratio_to_reference", "val_accuracy_diff_to_reference"} <= set(table.columns)
+    assert table.loc[0, "ratio_to_reference"] == table.loc[0, "cpu_ratio_to_reference"] == 1.0
+    assert table.loc[0, "val_accuracy_diff_to_reference"] == 0
+    assert (table["peak_rss_mb"] > 0).all() and (table["median_epoch_cpu_s"] > 0).all()
+    # The whole process (imports, data, every epoch) costs more than one timed epoch.
+    assert (table["process_wall_s"] > table["median_epoch_s"]).all()
+    assert (table["process_cpu_s"] > table["median_epoch_cpu_s"]).all()
     readme = (tmp_path / "README.md").read_text()
     assert "alternate" in readme and "Device:" in readme
 
@@ -23,6 +30,18 @@ def test_bench_rejects_unknown_arm(capsys):
     assert "--arms: unknown 'fast'" in capsys.readouterr().err
     assert main(["bench", "--arms", "reference:train.epochs=2"]) == 2
     assert "reference arms take only environment variables" in capsys.readouterr().err
+    assert main(["bench", "--variants", "no_bn,bn", "--arms", "bn_study,bn_study_fused"]) == 2
+    assert "--arms bn_study_fused: has no 'no_bn' model; use it with --variants bn" in capsys.readouterr().err
+
+
+def test_bn_layer_arms_train_their_own_configs():
+    from pathlib import Path
+
+    from bn_study.bench import _command
+
+    for arm, config in (("bn_study", "article_bn.yaml"), ("bn_study_fused", "article_bn_fused.yaml"),
+                        ("bn_study_manual", "article_bn_manual.yaml")):
+        assert Path(_command(arm, "bn", 3, [], Path("out"))[4]).name == config
 
 
 def test_arm_settings_split_into_environment_and_overrides():

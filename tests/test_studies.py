@@ -36,5 +36,12 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
         assert (tmp_path / "plots/test_accuracy_by_step.png").is_file()
         assert (tmp_path / "plots/probe_percentiles.png").is_file()
         assert "## Test accuracy during training" in report
+    if name == "placement":  # the command's wall time is recorded, once per command that trained
+        commands = pd.read_csv(tmp_path / "commands.csv")
+        assert len(commands) == 1 and commands.loc[0, "complete"] == 3 and commands.loc[0, "jobs"] == 2
+        assert "Wall time of the experiment commands that trained these runs" in report
+        assert main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]) == 0  # all skipped
+        assert len(pd.read_csv(tmp_path / "commands.csv")) == 1
+        assert "min wall (training, plots and report)" in capsys.readouterr().out
     if name == "learning_rate":
         assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report
