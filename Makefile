@@ -10,7 +10,7 @@ RESULTS := results/article
 # Runs at once (make reproduce JOBS=2): each in its own process with cores // JOBS threads.
 JOBS ?= 1
 
-.PHONY: install data reproduce quick studies test plots bench bench-bn bench-threads profile bench-parallel
+.PHONY: install data data-mnist data-fashion reproduce quick studies test plots bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
@@ -19,21 +19,25 @@ $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.tx
 	$(PY) -m pip install --quiet -r $(REQUIREMENTS)
 	touch $@
 
-data: install
-	$(PY) -m bn_study data
+# Both data sets, verified; the article's experiment needs MNIST only (data-mnist).
+data: data-mnist data-fashion
+data-mnist: install
+	$(PY) -m bn_study data --dataset mnist
+data-fashion: install
+	$(PY) -m bn_study data --dataset fashion_mnist
 
 # The full study: 2 models x 5 seeds x 25 epochs; complete runs are skipped on a rerun.
-reproduce: data
+reproduce: data-mnist
 	$(PY) -m bn_study experiment $(EXPERIMENT) --jobs $(JOBS)
 
 # The same experiment shrunk by --set (2 epochs, 6,000 images, one seed): a few minutes on 2 cores.
-quick: data
+quick: data-mnist
 	$(PY) -m bn_study experiment $(EXPERIMENT) --seeds 0 --set train.epochs=2 \
 		--set data.train_limit=6000 --out results/article-quick
 
 # The experiments beyond the article's (README, "Beyond the article"), about 2.5 hours on 2 CPU
 # cores in all; each skips its complete runs, so an interrupted `make studies` continues.
-STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization
+STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion
 studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
@@ -45,13 +49,13 @@ plots: install
 		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
 
 # Side by side against the article's plain Keras script: alternating processes, 3 pairs per model.
-bench: data
+bench: data-mnist
 	$(PY) -m bn_study bench --epochs 3 --pairs 3 \
 		--arms reference,bn_study,bn_study_probe,bn_study_nondeterministic
 
 # The BN model with Keras' BatchNormalization, bn_study's FusedBatchNorm (TensorFlow's fused kernel)
 # and ManualBatchNorm (the textbook equations), alternated, 3 pairs; ratios to Keras' BN.
-bench-bn: data
+bench-bn: data-mnist
 	$(PY) -m bn_study bench --variants bn --epochs 3 --pairs 3 \
 		--arms bn_study,bn_study_fused,bn_study_manual --out results/bench_bn
 
@@ -60,14 +64,14 @@ comma := ,
 space := $(eval) $(eval)
 THREAD_COUNTS := $(sort 1 2 $(shell nproc))
 THREAD_ARMS := $(subst $(space),$(comma),$(foreach t,$(THREAD_COUNTS),bn_study:TF_NUM_INTRAOP_THREADS=$(t);TF_NUM_INTEROP_THREADS=$(t)))
-bench-threads: data
+bench-threads: data-mnist
 	$(PY) -m bn_study bench --epochs 3 --pairs 3 --arms '$(THREAD_ARMS)' --out results/bench_threads
 
 # One epoch of each article model under TensorFlow's profiler: time per op and per layer.
-profile: data
+profile: data-mnist
 	$(PY) -m bn_study profile configs/article_no_bn.yaml configs/article_bn.yaml configs/article_bn_fused.yaml
 
 # One small experiment (2 models x 2 seeds, 3 epochs, 12,000 training images) sequentially, with
 # --jobs 2 and on a local Ray, alternated over 2 rounds: wall time ratios and CPU seconds.
-bench-parallel: data
+bench-parallel: data-mnist
 	$(PY) -m bn_study bench --parallel --pairs 2 --epochs 3 --seeds 0,1 --set data.train_limit=15000

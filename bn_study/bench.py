@@ -95,12 +95,12 @@ def reference_main(model_name: str, epochs: int, train_limit: int | None, data_p
     """The article's script, plain Keras; prints its epoch times as JSON on the last line."""
     import keras
 
-    from bn_study.data import load_mnist
+    from bn_study.data import load_dataset
 
-    mnist = load_mnist(data_path, dataset, log=lambda m: None)  # the same verified arrays
-    x = mnist.x_train[:train_limit].reshape(-1, 28, 28, 1)
+    images = load_dataset(data_path, dataset, log=lambda m: None)  # the same verified arrays
+    x = images.x_train[:train_limit].reshape(-1, 28, 28, 1)
     x = x if feed == "reference_tf_data_uint8" else x.astype("float32") / 255
-    y = mnist.y_train[:train_limit]
+    y = images.y_train[:train_limit]
     keras.utils.set_random_seed(0)
     L = keras.layers
     layers = [L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),

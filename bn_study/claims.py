@@ -5,6 +5,8 @@
   inconclusive otherwise or with fewer than 2 runs per variant.
 - value: the 95% Student-t CI of a variant's mean `metric` against value +- tolerance; supported
   when the CI lies inside that band, not supported when it lies wholly outside it.
+- gain: the 95% Welch CI of the difference of means (treatment - baseline) against value +-
+  tolerance, as `value` does for one mean: "up to 2 points higher" is the band [0, 0.02].
 - spread: Brown-Forsythe (median-centred Levene) test of equal variance across seeds; supported
   when p < alpha and the treatment's std is on the claimed side.
 - range: on a grid, the swept values at which a line "trains well": every seed completed (none
@@ -105,6 +107,25 @@ def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
     return Verdict(claim, evidence, np.nan, verdict)
 
 
+def judge_gain(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
+    """The CI of treatment b's mean minus baseline a's against the claimed band."""
+    band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
+    evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
+    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
+        return Verdict(claim, evidence + "; too few seeds or no spread for a CI", np.nan, INCONCLUSIVE)
+    test = stats.ttest_ind(b, a, equal_var=False)
+    low, high = test.confidence_interval(0.95)
+    evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs claimed "
+                 f"[{band_low:g}, {band_high:g}]")
+    if band_low <= low and high <= band_high:
+        verdict = SUPPORTED
+    elif high < band_low or low > band_high:
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    return Verdict(claim, evidence, float(test.pvalue), verdict)
+
+
 def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     sa, sb = (x.std(ddof=1) if len(x) > 1 else np.nan for x in (a, b))
     evidence = f"std over seeds: {claim.baseline} {_fmt(sa, 2)} (n={len(a)}), {claim.treatment} {_fmt(sb, 2)} (n={len(b)})"
@@ -167,6 +188,7 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
         return judge_value(claim, _values(summary, claim.variant, claim.metric))
     a = _values(summary, claim.baseline, claim.metric)
     b = _values(summary, claim.treatment, claim.metric)
-    verdict = judge_difference(claim, a, b) if claim.test == "difference" else judge_spread(claim, a, b)
+    judges = {"difference": judge_difference, "gain": judge_gain, "spread": judge_spread}
+    verdict = judges[claim.test](claim, a, b)
     never = _never_reached(summary, claim)
     return dataclasses.replace(verdict, evidence=verdict.evidence + never) if never else verdict

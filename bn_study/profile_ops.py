@@ -71,7 +71,7 @@ def attribute(scope: str, layers: list[str]) -> tuple[str, str]:
     return "other", direction
 
 
-def profile_epoch(config: RunConfig, mnist, log=print) -> tuple[pd.DataFrame, dict]:
+def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, dict]:
     """Profile one epoch of `config`; (ops table, facts: steps, wall seconds, layers)."""
     import keras
     import tensorflow as tf
@@ -80,7 +80,7 @@ def profile_epoch(config: RunConfig, mnist, log=print) -> tuple[pd.DataFrame, di
     from bn_study.models import build_model, build_optimizer
 
     train = config.train
-    splits = split(mnist, train.validation_split, config.data.train_limit, config.data.test_limit)
+    splits = split(images, train.validation_split, config.data.train_limit, config.data.test_limit)
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     if train.deterministic:
@@ -124,7 +124,7 @@ def by_layer(ops: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("total", ascending=False, ignore_index=True).round(2)
 
 
-def write_profile(configs: dict[str, RunConfig], mnist, out: Path, command: str, log=print) -> Path:
+def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str, log=print) -> Path:
     """Profile each config (name -> config); write <name>_ops.csv, <name>_layers.csv and README.md."""
     import keras
     import tensorflow as tf
@@ -137,7 +137,7 @@ def write_profile(configs: dict[str, RunConfig], mnist, out: Path, command: str,
     out.mkdir(parents=True, exist_ok=True)
     sections = []
     for name, config in configs.items():
-        ops, facts = profile_epoch(config, mnist, log=log)
+        ops, facts = profile_epoch(config, images, log=log)
         layers = by_layer(ops)
         write_text(out / f"{name}_ops.csv", ops.to_csv(index=False))
         write_text(out / f"{name}_layers.csv", layers.to_csv(index=False))

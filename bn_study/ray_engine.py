@@ -92,7 +92,7 @@ def connect(address: str | None, log=print) -> bool:
     return True
 
 
-def _train_task(job: Job, mnist, threads: int | None, files: dict[str, bytes]) -> dict[str, bytes]:
+def _train_task(job: Job, images, threads: int | None, files: dict[str, bytes]) -> dict[str, bytes]:
     """One run on a Ray worker, in a temporary folder; returns its files.
 
     Workers are reused between tasks (TensorFlow imported once); the thread count comes from the
@@ -119,7 +119,7 @@ def _train_task(job: Job, mnist, threads: int | None, files: dict[str, bytes]) -
             for fd in (1, 2):
                 os.dup2(log_file.fileno(), fd)
             try:
-                train_run(job.config, run_dir, mnist, variant=job.variant, verbose=2, log=print,
+                train_run(job.config, run_dir, images, variant=job.variant, verbose=2, log=print,
                           extra_record={"engine": "ray", "ray_node_id": ray.get_runtime_context().get_node_id()})
             except Exception:  # recorded as failed in run.json; returned, not retried
                 traceback.print_exc()
@@ -140,7 +140,7 @@ def run_on_ray(jobs: list[Job], data: dict, engine: Engine, key, log=print) -> C
     bar = progress_bar(jobs, unit="run")
     say = bar.write if not bar.disable else log
     try:
-        data_refs = {k: ray.put(mnist) for k, mnist in data.items()}  # once, shared by every task
+        data_refs = {k: ray.put(images) for k, images in data.items()}  # once, shared by every task
         # Ray keeps one pool of workers per runtime environment, so the thread count in it keeps
         # every reused worker's TensorFlow at the same thread count.
         task = ray.remote(num_cpus=threads, max_retries=TASK_RETRIES, retry_exceptions=False,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from bn_study import claims as claims_mod
 from bn_study.config import BN_LAYER_CLASSES
+from bn_study.data import TITLES
 from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.probe_report import probe_section
 from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
@@ -74,7 +75,8 @@ def _parameters(config: dict) -> int:
 def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path) -> str:
     lines = ["## Setup", ""]
     first = runs[0]
-    lines.append(f"- Data: MNIST from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
+    dataset = first.config["data"]["dataset"]
+    lines.append(f"- Data: {TITLES.get(dataset, dataset)} from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
                  f"{first.run.get('n_val'):,} validation (the last {first.config['train']['validation_split']:g} of the "
                  f"training arrays, as Keras' validation_split), {first.run.get('n_test'):,} test images.")
     described = [v for v in spec.all_variants if v in spec.variants or v.name in grid_representatives(spec)]
@@ -136,8 +138,11 @@ def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
     rows = []
     for i, claim in enumerate(spec.claims, 1):
         v = claims_mod.judge(claim, summary, spec.grid_points)
-        what = f"{claim.test}: {claim.metric}" + (f" ({claim.expect} for {claim.treatment})" if claim.expect else
-                                                  f" ≥ {claim.value:g}, wider for {claim.treatment}" if claim.test == "range" else "")
+        what = f"{claim.test}: {claim.metric}" + (
+            f" ({claim.expect} for {claim.treatment})" if claim.expect else
+            f" ≥ {claim.value:g}, wider for {claim.treatment}" if claim.test == "range" else
+            f" of {claim.treatment} − {claim.baseline} in [{claim.value - claim.tolerance:g}, "
+            f"{claim.value + claim.tolerance:g}]" if claim.test == "gain" else "")
         source = f"<br>*{claim.source}*" if claim.source else ""
         rows.append([str(i), claim.claim + source, what, v.evidence, f"**{v.verdict}**"])
     return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "verdict"], rows), "",

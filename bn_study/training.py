@@ -21,12 +21,12 @@ import tensorflow as tf
 
 from bn_study import results
 from bn_study.config import RunConfig
-from bn_study.data import Mnist, split
+from bn_study.data import ImageSet, split
 from bn_study.errors import UserError
 from bn_study.models import build_model, build_optimizer
 from bn_study.probe import ProbeCallback
 from bn_study.steps import StepTestCallback
-from bn_study.threads import cpu_seconds, host_name, peak_rss_mb, thread_counts
+from bn_study.threads import cpu_facts, cpu_seconds, host_name, peak_rss_mb, thread_counts
 from bn_study.yamlio import dump_yaml
 
 SKIPPED = "skipped"
@@ -143,7 +143,7 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
     record.update(
         status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
         python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
-        numpy=np.__version__, device=device_description(), host=host_name(), pid=os.getpid(), threads=threads,
+        numpy=np.__version__, device=device_description(), cpu=cpu_facts(), host=host_name(), pid=os.getpid(), threads=threads,
         deterministic=config.train.deterministic, **(extra or {}),
         started=record.get("started", _now()), attempt_started=_now(),
         attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0),
@@ -152,7 +152,7 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
     return record
 
 
-def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | None = None,
+def train_run(config: RunConfig, run_dir: Path, images: ImageSet, *, variant: str | None = None,
               verbose: int | str = "auto", log=print, extra_record: dict | None = None) -> str:
     """Train `config` into run_dir unless it is already complete; returns the final status.
 
@@ -174,7 +174,7 @@ def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | 
         started, cpu_started = time.perf_counter(), cpu_seconds()
         old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
         try:
-            status = _fit_and_evaluate(config, run_dir, mnist, record, verbose)
+            status = _fit_and_evaluate(config, run_dir, images, record, verbose)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the CLI prints how to continue
             status = "interrupted"
             raise
@@ -193,10 +193,10 @@ def train_run(config: RunConfig, run_dir: Path, mnist: Mnist, *, variant: str | 
         return status
 
 
-def _fit_and_evaluate(config: RunConfig, run_dir: Path, mnist: Mnist, record: dict, verbose) -> str:
+def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record: dict, verbose) -> str:
     train = config.train
-    splits = split(mnist, train.validation_split, config.data.train_limit, config.data.test_limit)
-    record.update(data_source=mnist.source, n_train=len(splits.x_train), n_val=len(splits.x_val),
+    splits = split(images, train.validation_split, config.data.train_limit, config.data.test_limit)
+    record.update(data_source=images.source, n_train=len(splits.x_train), n_val=len(splits.x_val),
                   n_test=len(splits.x_test))
     keras.backend.clear_session()  # free the previous run's graphs; layer names restart
     keras.utils.set_random_seed(config.seed)

@@ -13,13 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 FIXTURE_NPZ = FIXTURES / "mnist_fixture.npz"
 FIXTURE_PKL = FIXTURES / "mnist_fixture.pkl.gz"
+FASHION_FIXTURE = FIXTURES / "fashion_mnist"  # the four IDX .gz files of 800 + 200 Fashion-MNIST images
 # --set overrides that point a config at the 800 + 200 image fixture.
 ON_FIXTURE = [f"data.path={FIXTURE_NPZ}", "data.dataset=mnist_fixture"]
+ON_FASHION_FIXTURE = [f"data.path={FASHION_FIXTURE}", "data.dataset=fashion_mnist_fixture"]
 
 
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch) -> Path:
-    """An empty Keras home for this test; data.keras_cache_file() points into it."""
+    """An empty Keras home for this test; sources.cache_for() points into it."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return tmp_path / "keras_home"
 

@@ -11,6 +11,7 @@ from bn_study.cli import main
 from bn_study.experiment import load_experiment, run_experiment
 from bn_study.plots import draw_plots
 from bn_study.report import write_reports
+from bn_study.threads import cpu_facts
 from tests.conftest import ON_FIXTURE, ROOT
 
 SHRINK = ON_FIXTURE + ["train.epochs=2"]
@@ -42,7 +43,9 @@ def test_every_run_writes_its_files(results_dir):
             assert (history["cpu_seconds"] > 0).all()
             run = json.loads((run_dir / "run.json").read_text())
             assert run["status"] == "complete" and run["seed"] == seed
-            assert {"python", "tensorflow", "keras", "device", "started", "ended", "total_seconds"} <= set(run)
+            assert {"python", "tensorflow", "keras", "numpy", "device", "threads", "started", "ended",
+                    "total_seconds"} <= set(run)
+            assert run["cpu"] == cpu_facts()  # the machine's CPU and vector ISA decide bit-identity
             assert (run["n_train"], run["n_val"], run["n_test"]) == (640, 160, 200)
             metrics = json.loads((run_dir / "metrics.json").read_text())
             assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
@@ -76,6 +79,16 @@ def test_plot_redraws_from_files_alone(results_dir, capsys):
     shutil.rmtree(results_dir / "plots")
     assert main(["plot", str(results_dir)]) == 0
     assert all((results_dir / "plots" / name).is_file() for name in PLOTS)
+
+
+def test_article_figure_page_has_a_row_per_experiment(results_dir, tmp_path):
+    from matplotlib.image import imread
+
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    assert main(["article-figure", str(results_dir), "--out", str(one)]) == 0
+    assert main(["article-figure", str(results_dir), str(results_dir), "--out", str(two)]) == 0
+    assert imread(two).shape[0] > 1.8 * imread(one).shape[0]  # two rows of panels, twice as tall
+    assert main(["article-figure", str(tmp_path), "--out", str(one)]) == 2  # not a results folder
 
 
 def test_report_has_setup_table_claims_and_images(results_dir):

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from bn_study import training
 from bn_study.config import load_config
-from bn_study.data import load_mnist
+from bn_study.data import load_dataset
 from bn_study.fused_bn import FusedBatchNorm
 from bn_study.layers import ManualBatchNorm
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
@@ -127,7 +127,7 @@ def test_fused_layer_refuses_what_the_kernel_cannot_do(args, message):
 
 @pytest.mark.parametrize("variant", ["article_bn_manual", "article_bn_fused"])
 def test_article_bn_model_trains_identically_with_our_layers(tmp_path, variant):
-    mnist = load_mnist(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
+    mnist = load_dataset(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
     histories = {}
     for name in ("article_bn", variant):
         config = load_config(ROOT / f"configs/{name}.yaml", ON_FIXTURE + ["train.epochs=2"])

@@ -4,7 +4,7 @@ import pytest
 
 from bn_study import training
 from bn_study.config import load_config
-from bn_study.data import load_mnist
+from bn_study.data import load_dataset
 from bn_study.errors import UserError
 from bn_study.models import check_buildable
 from bn_study.results import PROBE_FILE
@@ -14,7 +14,7 @@ BN = ROOT / "configs/article_bn.yaml"
 
 
 def test_probe_records_without_changing_training(tmp_path):
-    mnist = load_mnist(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
+    mnist = load_dataset(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
     plain = load_config(BN, ON_FIXTURE + ["train.epochs=2"])
     probed = load_config(BN, ON_FIXTURE + ["train.epochs=2", "probe.layers=[0,4,9]", "probe.every=2", "probe.batch=100"])
     for name, config in (("plain", plain), ("probed", probed)):

@@ -6,7 +6,7 @@ import pytest
 
 from bn_study import training
 from bn_study.config import load_config
-from bn_study.data import load_mnist
+from bn_study.data import load_dataset
 from bn_study.results import STEPS_FILE
 from bn_study.steps import StepTestCallback
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
@@ -16,7 +16,7 @@ COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
 
 
 def test_steps_recorded_without_changing_training(tmp_path):
-    mnist = load_mnist(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
+    mnist = load_dataset(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
     # 640 training images / batch 60 = 11 steps per epoch (the last of 40), 22 in 2 epochs.
     common = ON_FIXTURE + ["train.epochs=2", "probe=null"]
     plain = load_config(IOFFE_BN, common + ["train.test_every_steps=null"])

@@ -6,7 +6,7 @@ import pytest
 
 from bn_study.cli import main
 from bn_study.experiment import load_spec
-from tests.conftest import ON_FIXTURE, ROOT
+from tests.conftest import ON_FASHION_FIXTURE, ON_FIXTURE, ROOT
 
 SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each experiment's own parts
     "placement": ["train.epochs=1"],
@@ -14,14 +14,16 @@ SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each exp
     "ioffe2015_fig1_rate": ["train.epochs=1"],
     "ioffe2015_fig1": ["train.epochs=2", "train.test_every_steps=5", "probe.every=5"],
     "regularization": ["train.epochs=1"],
+    "article_fashion": ["train.epochs=2"],
 }
+DATA = {"article_fashion": ON_FASHION_FIXTURE}  # the others train on the MNIST fixture
 
 
 @pytest.mark.parametrize("name", SHRINK)
 def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
     path = ROOT / "experiments" / f"{name}.yaml"
     small = ["data.train_limit=300", "data.test_limit=100"]  # per-run overhead dominates; fewer steps help
-    sets = [a for s in ON_FIXTURE + small + SHRINK[name] for a in ("--set", s)]
+    sets = [a for s in DATA.get(name, ON_FIXTURE) + small + SHRINK[name] for a in ("--set", s)]
     assert main(["experiment", str(path), "--seeds", "0", *sets, "--jobs", "2", "--out", str(tmp_path)]) == 0
     spec = load_spec(path)
     summary = pd.read_csv(tmp_path / "summary.csv")
@@ -43,5 +45,8 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
         assert main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]) == 0  # all skipped
         assert len(pd.read_csv(tmp_path / "commands.csv")) == 1
         assert "min wall (training, plots and report)" in capsys.readouterr().out
+    if name == "article_fashion":
+        assert "- Data: fashion_mnist_fixture from " in report
+        assert "gain: test_accuracy of bn − no_bn in [0, 0.02]" in report
     if name == "learning_rate":
         assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report

@@ -7,7 +7,7 @@ import pytest
 
 from bn_study import training
 from bn_study.config import load_config
-from bn_study.data import load_mnist
+from bn_study.data import load_dataset
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
@@ -15,7 +15,7 @@ COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
 
 @pytest.fixture(scope="module")
 def mnist():
-    return load_mnist(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
+    return load_dataset(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
 
 
 def _config(epochs=2, extra=()):
