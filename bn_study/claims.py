@@ -94,17 +94,20 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
 
 def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
     n, mean, _, low, high = mean_ci(x)
-    band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
     evidence = f"{_describe(claim.variant, x)}, 95% CI [{_fmt(low)}, {_fmt(high)}] vs claimed {claim.value:g} ± {claim.tolerance:g}"
     if n < 2:
         return Verdict(claim, evidence + "; too few seeds for a CI", np.nan, INCONCLUSIVE)
+    return Verdict(claim, evidence, np.nan, _ci_against_band(low, high, claim))
+
+
+def _ci_against_band(low: float, high: float, claim: ClaimSpec) -> str:
+    """supported: the CI lies inside value +- tolerance; not supported: wholly outside it."""
+    band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
     if band_low <= low and high <= band_high:
-        verdict = SUPPORTED
-    elif high < band_low or low > band_high:
-        verdict = NOT_SUPPORTED
-    else:
-        verdict = INCONCLUSIVE
-    return Verdict(claim, evidence, np.nan, verdict)
+        return SUPPORTED
+    if high < band_low or low > band_high:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
 
 
 def judge_gain(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
@@ -117,13 +120,7 @@ def judge_gain(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     low, high = test.confidence_interval(0.95)
     evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs claimed "
                  f"[{band_low:g}, {band_high:g}]")
-    if band_low <= low and high <= band_high:
-        verdict = SUPPORTED
-    elif high < band_low or low > band_high:
-        verdict = NOT_SUPPORTED
-    else:
-        verdict = INCONCLUSIVE
-    return Verdict(claim, evidence, float(test.pvalue), verdict)
+    return Verdict(claim, evidence, float(test.pvalue), _ci_against_band(low, high, claim))
 
 
 def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:

@@ -1,8 +1,9 @@
 """Where an epoch's time goes: one training epoch under TensorFlow's profiler, op by op.
 
 `python -m bn_study profile CONFIG` trains a few warm-up steps (tracing, first-call allocation),
-then one full epoch (training + validation, the config's data and batch size) with TensorFlow's
-profiler on, and reads the op events of the trace it writes (an XSpace protobuf, parsed with the
+then one full epoch (training + validation, the config's data and batch size; unshuffled, in
+profiler sessions of CHUNK_STEPS steps) with TensorFlow's profiler on, and reads the op events of
+the traces it writes (an XSpace protobuf, parsed with the
 schema TensorFlow ships). Each op is attributed to the model layer in its name scope (or to the
 loss, the optimizer or other), forward or backward (under gradient_tape). Times are the ops' own
 durations summed: with several threads, ops overlap, so shares are of summed op time, not of wall
@@ -23,6 +24,7 @@ import pandas as pd
 from bn_study.config import ClassSpec, ModelConfig, RunConfig
 
 WARMUP_STEPS = 3
+CHUNK_STEPS = 8  # training steps per profiler session (memory: see profile_epoch)
 LAYER_SCOPE = re.compile(r"^L(\d{2})_")  # named_for_profile's names, with or without Keras' _N suffix
 OP_EVENT = re.compile(r"^(?P<scope>[^:]+/[^:/]+):(?P<op>[A-Za-z_][\w]*)$")  # "scope/.../name:OpType"
 
@@ -71,6 +73,20 @@ def attribute(scope: str, layers: list[str]) -> tuple[str, str]:
     return "other", direction
 
 
+def _profiled(work, parts: list) -> float:
+    """Run work() under the profiler; append its op events to parts; return its wall seconds."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        started = time.perf_counter()
+        work()
+        wall = time.perf_counter() - started
+        tf.profiler.experimental.stop()
+        parts.append(op_events(next(Path(logdir).rglob("*.xplane.pb"))))
+    return wall
+
+
 def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, dict]:
     """Profile one epoch of `config`; (ops table, facts: steps, wall seconds, layers)."""
     import keras
@@ -87,17 +103,19 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
         tf.config.experimental.enable_op_determinism()
     model = build_model(named_for_profile(config.model))
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics))
-    fit = dict(batch_size=train.batch_size, epochs=1, verbose=0, shuffle=train.shuffle,
-               validation_data=(splits.x_val, splits.y_val), validation_batch_size=train.validation_batch_size)
+    val_batch = train.validation_batch_size or train.batch_size  # as fit validates
     warmup = WARMUP_STEPS * train.batch_size
-    model.fit(splits.x_train[:warmup], splits.y_train[:warmup], **fit)
-    with tempfile.TemporaryDirectory() as logdir:
-        tf.profiler.experimental.start(logdir)
-        started = time.perf_counter()
-        model.fit(splits.x_train, splits.y_train, **fit)
-        wall = time.perf_counter() - started
-        tf.profiler.experimental.stop()
-        events = op_events(next(Path(logdir).rglob("*.xplane.pb")))
+    model.fit(splits.x_train[:warmup], splits.y_train[:warmup], batch_size=train.batch_size, epochs=1, verbose=0)
+    model.evaluate(splits.x_val[:warmup], splits.y_val[:warmup], batch_size=val_batch, verbose=0)
+    # The profiler holds every event in memory until it stops: one whole epoch of the BN model took
+    # 22 GB here (killed by the OOM killer), so the epoch is profiled CHUNK_STEPS steps at a time.
+    chunk, parts, wall = CHUNK_STEPS * train.batch_size, [], 0.0
+    for start in range(0, len(splits.x_train), chunk):
+        x, y = splits.x_train[start:start + chunk], splits.y_train[start:start + chunk]
+        wall += _profiled(lambda: model.fit(x, y, batch_size=train.batch_size, epochs=1, verbose=0, shuffle=False),
+                          parts)
+    wall += _profiled(lambda: model.evaluate(splits.x_val, splits.y_val, batch_size=val_batch, verbose=0), parts)
+    events = pd.concat(parts, ignore_index=True)
     layer_names = [layer.name for layer in model.layers]
     classes = {layer.name: type(layer).__name__ for layer in model.layers}
     where = [attribute(scope, layer_names) for scope in events["scope"]]

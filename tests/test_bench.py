@@ -13,8 +13,8 @@ def test_bench_writes_csv_and_readme(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "bench.csv")
     assert list(table["arm"]) == ["reference", "reference_tf_data_uint8", "bn_study:TF_NUM_INTEROP_THREADS=1"]
     assert {"pair", "model", "median_epoch_s", "median_epoch_cpu_s", "cpu_ms_per_sample", "samples_per_s",
-            "process_wall_s", "process_cpu_s", "peak_rss_mb", "final_val_accuracy", "intra_op_threads", "ratio_to_reference",
-            "cpu_ratio_to_reference", "val_accuracy_diff_to_reference"} <= set(table.columns)
+            "process_wall_s", "process_cpu_s", "peak_rss_mb", "final_accuracy", "final_val_accuracy", "intra_op_threads", "ratio_to_reference",
+            "cpu_ratio_to_reference", "accuracy_diff_to_reference", "val_accuracy_diff_to_reference"} <= set(table.columns)
     assert table.loc[0, "ratio_to_reference"] == table.loc[0, "cpu_ratio_to_reference"] == 1.0
     assert table.loc[0, "val_accuracy_diff_to_reference"] == 0
     assert (table["peak_rss_mb"] > 0).all() and (table["median_epoch_cpu_s"] > 0).all()
