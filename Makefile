@@ -42,7 +42,7 @@ studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=12 tests
 
 plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \
