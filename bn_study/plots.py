@@ -7,38 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no screen
-import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
+from bn_study.figures import integer_epochs, plt, save_figure
 from bn_study.results import RunRecord
 from bn_study.summary import mean_ci, step_accuracy_tables
 
 PLOTS_DIR = "plots"
-DPI = 120
-
-
-def save_figure(fig, path: Path) -> Path:
-    from bn_study.results import atomic_path
-
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
-    plt.close(fig)
-    return path
 
 
 def _colors(variants: list[str]) -> dict[str, str]:
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     return {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}
-
-
-def _integer_epochs(ax) -> None:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _epochs(history: pd.DataFrame) -> np.ndarray:
@@ -54,7 +35,7 @@ def article_figure(run: RunRecord, out: Path) -> Path:
                  "(as in the article; its 'test' curve is the 20% validation split)", fontsize=10)
     ax.set_ylabel("accuracy")
     ax.set_xlabel("epoch")
-    _integer_epochs(ax)
+    integer_epochs(ax)
     ax.legend(["train", "test"], loc="lower right")
     ax.grid(alpha=0.3)
     return save_figure(fig, out / f"article_figure_{run.variant}.png")
@@ -78,7 +59,7 @@ def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, 
             ax.plot(e, run.history[metric], color=colors[run.variant], ls="--", label=f"{run.variant} training")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label.lower())
-        _integer_epochs(ax)
+        integer_epochs(ax)
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_title(f"{label}: {' vs '.join(variants)} (seed {seed})")
     axes[0][0].legend()
@@ -118,7 +99,7 @@ def mean_curves(runs: list[RunRecord], variants: list[str], out: Path) -> Path:
                             color=colors[v], alpha=0.25)
         ax.set_title(title)
         ax.set_xlabel("epoch")
-        _integer_epochs(ax)
+        integer_epochs(ax)
         if "loss" in column:
             ax.set_yscale("log")
         else:  # zoom on where the variants differ; epoch 1 may fall below (see the report)

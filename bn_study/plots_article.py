@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bn_study.errors import UserError
-from bn_study.plots import _integer_epochs, curve_stats, plt, save_figure
+from bn_study.figures import integer_epochs, plt, save_figure
+from bn_study.plots import curve_stats
 
 
 def article_figures(results_dirs: list[Path], out: Path) -> Path:
@@ -39,7 +40,7 @@ def article_figures(results_dirs: list[Path], out: Path) -> Path:
             ax.set_title(f"{title}: {variant}, {seeds} seeds", fontsize=10)
             ax.set_xlabel("epoch")
             ax.set_ylabel("accuracy")
-            _integer_epochs(ax)
+            integer_epochs(ax)
             ax.grid(alpha=0.3)
             ax.legend(loc="lower right")
         for ax in row_axes[len(variants):]:
