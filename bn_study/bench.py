@@ -16,7 +16,8 @@ history.csv's `seconds`; for bn_study arms `median_val_s` is the validation pass
   fused kernel) or ManualBatchNorm (the textbook equations) in place of Keras' BatchNormalization.
 Each row also has the CPU seconds (user + system, all threads) of the same epochs, and of the whole
 process beside its wall time: on a shared machine wall time swings +-20% between identical runs,
-CPU time much less; final_val_accuracy shows that a faster arm still learns the same.
+CPU time much less; the last epoch's accuracies show whether an arm learns the same (the BN
+model's validation accuracy in its first epochs swings with its moving averages: read it with care).
 Any arm may take `:KEY=VALUE;KEY=VALUE`: a KEY in capitals is an environment variable of that
 process (e.g. TF_NUM_INTRAOP_THREADS=1), any other a --set override of a bn_study arm.
 """

@@ -170,9 +170,9 @@ def cmd_experiment(args) -> None:
         from bn_study.results import COMMANDS_FILE, append_row
 
         append_row(out / COMMANDS_FILE, {
-            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": " ".join(["python -m bn_study", *sys.argv[1:]]), "engine": engine.name,
-            "jobs": engine.jobs or (1 if engine.name == "local" else "all"), **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped")},
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": args.command_line,
+            "engine": engine.name, "jobs": engine.jobs or (1 if engine.name == "local" else "all"),
+            **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped")},
             "wall_s": round(trained_in, 1)})
     cmd_plot(argparse.Namespace(results_dir=out))
     cmd_report(argparse.Namespace(results_dir=out))
@@ -236,10 +236,7 @@ def cmd_profile(args) -> None:
     if len(datasets) > 1:
         raise UserError("profile: the configs read different data; profile them one command each")
     images = load_dataset(*datasets.pop())
-    command = " ".join(["python -m bn_study profile", *map(str, args.configs),
-                        *[f"--set {s}" for s in args.overrides],
-                        *([f"--threads-per-run {args.threads_per_run}"] if args.threads_per_run else [])])
-    print(f"wrote {write_profile(configs, images, args.out, command)}")
+    print(f"wrote {write_profile(configs, images, args.out, args.command_line)}")
 
 
 def _bench_parallel(args) -> None:
@@ -269,6 +266,8 @@ def cmd_data(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
+        # The command as typed, for the files that record it (commands.csv, the profile's README).
+        args.command_line = " ".join(["python -m bn_study", *(sys.argv[1:] if argv is None else argv)])
     except SystemExit as e:  # a bad option (one line already printed), or --help
         return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner

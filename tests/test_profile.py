@@ -33,4 +33,5 @@ def test_profile_writes_op_and_layer_tables(tmp_path):
     assert set(conv_backward["layer_class"]) == {"Conv2D"} and set(conv_backward["direction"]) == {"backward"}
     layers = pd.read_csv(tmp_path / "article_bn_layers.csv")
     assert {"L00_conv2d", "L01_batchnormalization", "L11_dense", "optimizer"} <= set(layers["layer"])
-    assert "Where an epoch's time goes" in (tmp_path / "README.md").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert "Where an epoch's time goes" in readme and f"`python -m bn_study profile {ROOT}/configs/article_bn.yaml" in readme

@@ -41,6 +41,7 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
     if name == "placement":  # the command's wall time is recorded, once per command that trained
         commands = pd.read_csv(tmp_path / "commands.csv")
         assert len(commands) == 1 and commands.loc[0, "complete"] == 3 and commands.loc[0, "jobs"] == 2
+        assert commands.loc[0, "command"].startswith(f"python -m bn_study experiment {path} --seeds 0")
         assert "Wall time of the experiment commands that trained these runs" in report
         assert main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]) == 0  # all skipped
         assert len(pd.read_csv(tmp_path / "commands.csv")) == 1
