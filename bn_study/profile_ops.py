@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bn_study.batches import in_order
 from bn_study.config import ClassSpec, ModelConfig, RunConfig
 
 WARMUP_STEPS = 3
@@ -103,10 +104,10 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
         tf.config.experimental.enable_op_determinism()
     model = build_model(named_for_profile(config.model))
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics))
-    val_batch = train.validation_batch_size or train.batch_size  # as fit validates
+    val_batch = train.validation_batch_size or train.batch_size  # as training validates
     warmup = WARMUP_STEPS * train.batch_size
     model.fit(splits.x_train[:warmup], splits.y_train[:warmup], batch_size=train.batch_size, epochs=1, verbose=0)
-    model.evaluate(splits.x_val[:warmup], splits.y_val[:warmup], batch_size=val_batch, verbose=0)
+    model.evaluate(in_order(splits.x_val[:warmup], splits.y_val[:warmup], val_batch), verbose=0)
     # The profiler holds every event in memory until it stops: one whole epoch of the BN model took
     # 22 GB here (killed by the OOM killer), so the epoch is profiled CHUNK_STEPS steps at a time.
     chunk, parts, wall = CHUNK_STEPS * train.batch_size, [], 0.0
@@ -114,7 +115,7 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
         x, y = splits.x_train[start:start + chunk], splits.y_train[start:start + chunk]
         wall += _profiled(lambda: model.fit(x, y, batch_size=train.batch_size, epochs=1, verbose=0, shuffle=False),
                           parts)
-    wall += _profiled(lambda: model.evaluate(splits.x_val, splits.y_val, batch_size=val_batch, verbose=0), parts)
+    wall += _profiled(lambda: model.evaluate(in_order(splits.x_val, splits.y_val, val_batch), verbose=0), parts)
     events = pd.concat(parts, ignore_index=True)
     layer_names = [layer.name for layer in model.layers]
     classes = {layer.name: type(layer).__name__ for layer in model.layers}

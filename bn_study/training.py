@@ -20,6 +20,7 @@ import pandas as pd
 import tensorflow as tf
 
 from bn_study import results
+from bn_study.batches import in_order
 from bn_study.config import RunConfig
 from bn_study.data import ImageSet, split
 from bn_study.errors import UserError
@@ -221,7 +222,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
     ]
     history = model.fit(
         splits.x_train, splits.y_train, batch_size=train.batch_size, epochs=train.epochs,
-        validation_data=(splits.x_val, splits.y_val), validation_batch_size=train.validation_batch_size,
+        validation_data=in_order(splits.x_val, splits.y_val, train.validation_batch_size or train.batch_size),
         shuffle=train.shuffle,
         callbacks=callbacks, verbose=verbose)
     last = {name: values[-1] for name, values in history.history.items() if name in ("loss", "val_loss") and values}
@@ -230,7 +231,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
         record["diverged_epoch"] = history.epoch[-1] + 1 if history.epoch else 1  # 1-based: "during epoch N"
         record["diverged_in"] = "training loss" if "loss" in non_finite else "validation loss"
         return "diverged"
-    test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)  # batch 32, as the article
+    # Batches of 32, Keras' default, as the article's script evaluates.
+    test_loss, test_accuracy = model.evaluate(in_order(splits.x_test, splits.y_test, 32), verbose=0)
     results.write_json(run_dir / results.METRICS_FILE, {"test_loss": test_loss, "test_accuracy": test_accuracy})
     shutil.rmtree(run_dir / results.BACKUP_DIR, ignore_errors=True)
     return results.COMPLETE

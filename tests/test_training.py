@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from bn_study import training
+from bn_study.batches import in_order
 from bn_study.config import load_config
-from bn_study.data import load_dataset
+from bn_study.data import load_dataset, split
+from bn_study.models import build_model
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
@@ -125,3 +127,16 @@ def test_nan_validation_loss_with_finite_training_loss_is_divergence(tmp_path, m
     assert status == "diverged" and run["diverged_in"] == "validation loss" and run["diverged_epoch"] == 1
     assert len(history) == 1 and history["loss"].notna().all()  # stopped after the first epoch
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_our_evaluation_batches_give_keras_losses_exactly(mnist):
+    """Validation and test batches come from batches.in_order, not Keras' array pipeline: the
+    numbers must not move by a bit, or every committed run would stop reproducing."""
+    config = _config()
+    splits = split(mnist, 0.2)
+    model = build_model(config.model)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(splits.x_train, splits.y_train, batch_size=64, epochs=1, verbose=0)  # BN statistics move
+    for batch_size in (32, 250):  # 160 images: partial last batches, and one partial batch only
+        assert (model.evaluate(in_order(splits.x_val, splits.y_val, batch_size), verbose=0)
+                == model.evaluate(splits.x_val, splits.y_val, batch_size=batch_size, verbose=0))
