@@ -13,10 +13,11 @@ JOBS ?= 1
 .PHONY: install data data-mnist data-fashion reproduce quick studies test plots bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt
+$(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r $(REQUIREMENTS)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Both data sets, verified; the article's experiment needs MNIST only (data-mnist).

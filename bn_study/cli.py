@@ -1,4 +1,7 @@
-"""The command line: python -m bn_study {show,run,experiment,plot,report,data}.
+"""bn_study: batch normalization's claims tested on the article's CNN, over seeds.
+
+The command line: `bn-study COMMAND` (the console script `make install` puts in .venv/bin) or
+`python -m bn_study COMMAND`; `--help` lists the commands.
 
 User mistakes (UserError) print one line, `bn_study: error: ...`, and exit 2 without a traceback.
 """
@@ -42,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bn_study", description=__doc__.splitlines()[0])
+    parser = _Parser(prog=_program(), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value by dotted key, e.g. train.epochs=2")
@@ -263,11 +266,16 @@ def cmd_data(args) -> None:
           f"images from {images.source}")
 
 
+def _program() -> str:
+    """How the user called us: the `bn-study` console script or `python -m bn_study`."""
+    return "bn-study" if Path(sys.argv[0]).name == "bn-study" else "python -m bn_study"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         # The command as typed, for the files that record it (commands.csv, the profile's README).
-        args.command_line = " ".join(["python -m bn_study", *(sys.argv[1:] if argv is None else argv)])
+        args.command_line = " ".join([_program(), *(sys.argv[1:] if argv is None else argv)])
     except SystemExit as e:  # a bad option (one line already printed), or --help
         return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner

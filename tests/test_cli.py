@@ -54,3 +54,12 @@ def test_no_traceback_from_the_real_process(tmp_path):
     assert "Traceback" not in done.stderr and len(errors) == 1
     assert "model.layers.5 (Dense): Keras rejects the arguments" in errors[0]
     assert not (tmp_path / "results").exists()
+
+
+def test_console_script_is_installed_and_names_itself(tmp_path):
+    """`make install` installs the package editable with its `bn-study` entry point."""
+    script = os.path.join(os.path.dirname(sys.executable), "bn-study")
+    done = subprocess.run([script, "data", "--dataset", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--dataset: unknown 'nope'; known: mnist, fashion_mnist" in done.stderr
+    usage = subprocess.run([script, "run", "--help"], capture_output=True, text=True, timeout=120).stdout
+    assert usage.startswith("usage: bn-study run")
