@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write REPORT.md and REPORT.html from an experiment's result files")
     p.add_argument("results_dir", type=Path)
 
+    p = sub.add_parser("compare", help="does a reproduction agree with the reference? per figure and seed; "
+                                       "COMPARE.md and COMPARE.html in LOCAL")
+    p.add_argument("reference", type=Path, help="the reference results, e.g. results/article")
+    p.add_argument("local", type=Path, help="the reproduction, e.g. results/local/article")
+
     p = sub.add_parser("bench", help="time bn_study against the article's plain Keras script, side by side")
     p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
@@ -196,6 +201,13 @@ def cmd_article_figure(args) -> None:
     from bn_study.plots_article import article_figures
 
     print(f"wrote {article_figures(args.results_dirs, args.out)}")
+
+
+def cmd_compare(args) -> None:
+    from bn_study.compare import write_comparison
+
+    for path in write_comparison(args.reference, args.local):
+        print(f"wrote {path}")
 
 
 def cmd_report(args) -> None:

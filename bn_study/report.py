@@ -5,8 +5,6 @@ figures, the verdicts from the claims declared in the experiment's YAML (claims.
 """
 from __future__ import annotations
 
-import base64
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,8 +13,9 @@ import pandas as pd
 
 from bn_study import claims as claims_mod
 from bn_study.config import BN_LAYER_CLASSES
-from bn_study.data import TITLES
+from bn_study.data import TITLES, display_path
 from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.html_page import to_html
 from bn_study.probe_report import probe_section
 from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
 from bn_study.results import COMMANDS_FILE, RunRecord, find_runs, write_text
@@ -76,7 +75,7 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
     lines = ["## Setup", ""]
     first = runs[0]
     dataset = first.config["data"]["dataset"]
-    lines.append(f"- Data: {TITLES.get(dataset, dataset)} from {first.run.get('data_source')}: {first.run.get('n_train'):,} training, "
+    lines.append(f"- Data: {TITLES.get(dataset, dataset)} from {display_path(first.run.get('data_source', '?'))}: {first.run.get('n_train'):,} training, "
                  f"{first.run.get('n_val'):,} validation (the last {first.config['train']['validation_split']:g} of the "
                  f"training arrays, as Keras' validation_split), {first.run.get('n_test'):,} test images.")
     described = [v for v in spec.all_variants if v in spec.variants or v.name in grid_representatives(spec)]
@@ -98,10 +97,23 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
     wall = sum(r.run.get("total_seconds", 0) for r in runs)
     r0 = first.run
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
-              f"- Device: {r0.get('device')}; Python {r0.get('python')}, TensorFlow {r0.get('tensorflow')}, "
-              f"Keras {r0.get('keras')}",
+              f"- Device: {machine_line(r0)}",
               f"- Training time of all runs, summed: {wall / 60:.1f} min", *commands_lines(results_dir), ""]
     return "\n".join(lines)
+
+
+def machine_line(run: dict) -> str:
+    """What decides bit-identity, from one run.json: device, CPU and its vector ISA, threads, versions."""
+    cpu = run.get("cpu") or {}
+    threads = run.get("threads") or {}
+    parts = [run.get("device", "?")]
+    if cpu:
+        parts.append(f"{cpu.get('model')} with {' '.join(cpu.get('isa', [])) or 'no listed vector ISA'}")
+    parts.append(f"TensorFlow threads intra-op {threads.get('intra_op', 'default')}, inter-op {threads.get('inter_op', 'default')}"
+                 if threads else "TensorFlow threads: default (not recorded)")
+    parts.append(", ".join(f"{name} {run[key]}" for name, key in (("Python", "python"), ("TensorFlow", "tensorflow"),
+                                                                   ("Keras", "keras"), ("NumPy", "numpy")) if key in run))
+    return "; ".join(parts)
 
 
 def commands_lines(results_dir: Path) -> list[str]:
@@ -226,24 +238,6 @@ def render_markdown(results_dir: Path) -> str:
              probe_section(runs, variants),
              plots_section(results_dir, variants)]
     return "\n".join(head + [part for part in parts if part])
-
-
-def to_html(markdown_text: str, results_dir: Path, title: str) -> str:
-    """One HTML page that opens offline: tables rendered, every image inlined as a data URI."""
-    import markdown
-
-    body = markdown.markdown(markdown_text, extensions=["tables"])
-
-    def inline(match: re.Match) -> str:
-        data = base64.b64encode((results_dir / match.group(1)).read_bytes()).decode()
-        return f'src="data:image/png;base64,{data}"'
-
-    body = re.sub(r'src="([^"]+\.png)"', inline, body)
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
-             "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #bbb;padding:4px 6px;"
-             "vertical-align:top}img{max-width:100%}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
-            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def write_reports(results_dir: Path) -> list[Path]:

@@ -1,0 +1,116 @@
+"""Does a reproduction agree with the reference? `bn-study compare REFERENCE LOCAL`.
+
+For each variant both folders share: per seed found in both, whether the run is bit-identical
+(every history column but the clock's, and metrics.json, equal to the last bit: expected on the
+same machine, thread count and versions); per figure, both means with their 95% Student-t CIs, the
+difference with the 95% CI of Welch's t, and a verdict by the rule in RULE. Then both machines, as
+their run.json files record them. Written as COMPARE.md and COMPARE.html in LOCAL.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bn_study.errors import UserError
+from bn_study.html_page import to_html
+from bn_study.report import machine_line
+from bn_study.report_tables import markdown_table
+from bn_study.results import RunRecord, find_runs, write_text
+from bn_study.summary import mean_ci, summary_table
+
+COMPARE_MD, COMPARE_HTML = "COMPARE.md", "COMPARE.html"
+ALPHA = 0.05
+FIGURES = {
+    "test_accuracy": "test accuracy",
+    "test_loss": "test loss",
+    "final_val_accuracy": "validation accuracy, last epoch",
+    "best_val_accuracy": "validation accuracy, best epoch",
+    "val_accuracy_epoch1": "validation accuracy after epoch 1",
+    "min_val_loss": "validation loss, lowest",
+}
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # not the clock's
+RULE = (f"A figure **differs** when Welch's two-sided t-test of the two sets of seeds gives p < {ALPHA}; "
+        "otherwise it is **consistent**: no difference these seeds can detect, which is not proof of "
+        "equality; the 95% CI of the difference bounds the difference that could hide. A seed is "
+        "**bit-identical** when its history (all but the timing columns) and test metrics are equal to "
+        "the last bit; across machines (another CPU's vector instructions, thread count or versions) "
+        "expect it not to be, and the means to be consistent.")
+
+
+def same_run(a: RunRecord, b: RunRecord) -> bool:
+    """Bit-identical history (all but the clock's columns) and test metrics."""
+    columns = [c for c in HISTORY_COLUMNS if c in a.history and c in b.history]
+    return (len(a.history) == len(b.history) and a.history[columns].equals(b.history[columns])
+            and a.metrics == b.metrics)
+
+
+def figure_row(figure: str, reference: pd.Series, local: pd.Series) -> list[str]:
+    """One table row: both means [CI], the difference [Welch CI], p and the verdict."""
+    def mean_text(values: pd.Series) -> str:
+        n, mean, _, low, high = mean_ci(values)
+        return f"{mean:.4g} [{low:.4g}, {high:.4g}] (n={n})" if n > 1 else f"{mean:.4g} (n={n})"
+
+    a, b = reference.dropna().to_numpy(float), local.dropna().to_numpy(float)
+    if len(a) < 2 or len(b) < 2:
+        return [FIGURES[figure], mean_text(reference), mean_text(local), "–", "–", "too few seeds (< 2 a side)"]
+    difference = b.mean() - a.mean()
+    if a.std() == 0 and b.std() == 0:  # Welch's t is undefined without spread
+        verdict = "consistent" if difference == 0 else "differs"
+        return [FIGURES[figure], mean_text(reference), mean_text(local), f"{difference:+.3g}", "–", f"**{verdict}**"]
+    test = stats.ttest_ind(b, a, equal_var=False)
+    low, high = test.confidence_interval(0.95)
+    verdict = "differs" if test.pvalue < ALPHA else "consistent"
+    return [FIGURES[figure], mean_text(reference), mean_text(local), f"{difference:+.3g} [{low:+.3g}, {high:+.3g}]",
+            f"{test.pvalue:.3g}", f"**{verdict}**"]
+
+
+def _machines(runs: list[RunRecord]) -> list[str]:
+    return sorted({machine_line(r.run) for r in runs})
+
+
+def render(reference_dir: Path, local_dir: Path) -> str:
+    """COMPARE.md's text."""
+    reference, local = find_runs(reference_dir), find_runs(local_dir)
+    variants = [v for v in dict.fromkeys(r.variant for r in reference) if any(r.variant == v for r in local)]
+    if not variants:
+        raise UserError(f"{local_dir}: no variant in common with {reference_dir} (expected folders like "
+                        f"{reference_dir}/<variant>/seed-<k>)")
+    ref_table = summary_table([r for r in reference if r.complete], (), variants)
+    local_table = summary_table([r for r in local if r.complete], (), variants)
+    if local_table.empty:
+        raise UserError(f"{local_dir}: no complete run yet; finish it first (rerun the command that trained it)")
+    lines = [f"# Comparison: {local_dir} against {reference_dir}", "",
+             f"Written by `bn-study compare {reference_dir} {local_dir}` on "
+             f"{datetime.now(timezone.utc):%Y-%m-%d} from the run folders alone.", ""]
+    for variant in variants:
+        ref_runs = {r.seed: r for r in reference if r.variant == variant and r.complete}
+        local_runs = {r.seed: r for r in local if r.variant == variant and r.complete}
+        shared = sorted(set(ref_runs) & set(local_runs))
+        identical = [s for s in shared if same_run(ref_runs[s], local_runs[s])]
+        lines += [f"## {variant}", "",
+                  f"Complete runs: {len(ref_runs)} in the reference, {len(local_runs)} here; seeds in both: "
+                  f"{', '.join(map(str, shared)) or 'none'}; bit-identical: {len(identical)} of {len(shared)}"
+                  + (f" (seeds {', '.join(map(str, identical))})" if identical else "") + ".", ""]
+        a = ref_table[ref_table["variant"] == variant]
+        b = local_table[local_table["variant"] == variant]
+        rows = [figure_row(f, a[f], b[f]) for f in FIGURES if f in a and f in b]
+        lines += [markdown_table(["figure", "reference mean [95% CI]", "reproduction", "difference [95% CI]", "p",
+                                  "verdict"], rows), ""]
+    lines += ["## Rule", "", RULE, "", "## Machines", "",
+              "- Reference: " + " | ".join(_machines(reference)),
+              "- This reproduction: " + " | ".join(_machines(local)), ""]
+    return "\n".join(lines)
+
+
+def write_comparison(reference_dir: Path, local_dir: Path) -> list[Path]:
+    """COMPARE.md and COMPARE.html in local_dir."""
+    reference_dir, local_dir = Path(reference_dir), Path(local_dir)
+    text = render(reference_dir, local_dir)
+    md, page = local_dir / COMPARE_MD, local_dir / COMPARE_HTML
+    write_text(md, text)
+    write_text(page, to_html(text, local_dir, f"bn_study comparison: {local_dir}"))
+    return [md, page]
