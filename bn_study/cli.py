@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("reference", type=Path, help="the reference results, e.g. results/article")
     p.add_argument("local", type=Path, help="the reproduction, e.g. results/local/article")
 
+    p = sub.add_parser("tidy-paths", help="rewrite the absolute paths older runs recorded (run.json's data_source, "
+                                          "train.log's first line) as ~- or folder-relative")
+    p.add_argument("results_dirs", type=Path, nargs="+")
+
     p = sub.add_parser("bench", help="time bn_study against the article's plain Keras script, side by side")
     p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
@@ -208,6 +212,13 @@ def cmd_compare(args) -> None:
 
     for path in write_comparison(args.reference, args.local):
         print(f"wrote {path}")
+
+
+def cmd_tidy_paths(args) -> None:
+    from bn_study.tidy_paths import tidy_paths
+
+    changed = tidy_paths(args.results_dirs)
+    print(f"rewrote {len(changed)} files" + "".join(f"\n  {p}" for p in changed[:5]) + ("\n  ..." if len(changed) > 5 else ""))
 
 
 def cmd_report(args) -> None:
