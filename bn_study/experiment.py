@@ -92,6 +92,7 @@ class ClaimSpec:
 @dataclass(frozen=True)
 class ExperimentSpec:
     name: str
+    question: str = ""  # one line, shown atop the report and on the results index
     variants: tuple[VariantSpec, ...] = ()
     grid: GridSpec | None = None
     seeds: tuple[int, ...] = (0,)

@@ -38,6 +38,13 @@ TABLE_FIGURES = {
     "probe_p50_range": "probed input's median: max − min over training",
     "probe_spread_range": "probed input's 15th–85th spread: max − min over training",
 }
+# The claims' `source` labels.
+SOURCES = ("Sources quoted: **AIM**, \"Hands-On Guide To Implement Batch Normalization in Deep Learning Models\", "
+           "Analytics India Magazine (the experiment reproduced); **Pal**, \"From Theory to Practice: Implementing "
+           "Batch Normalization in Deep Learning Models\", Subhabaha Pal, guest blog post; **Naik**, \"Harmony in "
+           "Training: Unveiling the Power of Batch Normalization in Neural Networks\", Saurabh Naik, blog post; "
+           "**'Batch Normalization' blog**, \"Batch Normalization\", blog post (2020); the paper: Ioffe & Szegedy "
+           "(2015), \"Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift\".")
 PLOT_CAPTIONS = {
     "mean_curves.png": "Mean ± 1 std over seeds of the four curves.",
     "test_accuracy.png": "Test accuracy of every seed, with the mean and its 95% CI.",
@@ -159,7 +166,7 @@ def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
         rows.append([str(i), claim.claim + source, what, v.evidence, f"**{v.verdict}**"])
     return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "verdict"], rows), "",
                       f"Verdict rules (α = {claims_mod.ALPHA}, n = runs per variant as shown):", "",
-                      claims_mod.RULES, ""])
+                      claims_mod.RULES, "", SOURCES, ""])
 
 
 def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants: list[str]) -> str:
@@ -223,8 +230,8 @@ def render_markdown(results_dir: Path) -> str:
                if not any(r.variant == v and r.seed == s for r in runs + diverged)]
     summary = summary_table(runs + diverged, spec.thresholds, variants)
     listed = [v.name for v in spec.variants]  # a grid's variants are reported against the swept value
-    head = [f"# Report: {spec.name}", "",
-            f"Written by `python -m bn_study report {results_dir}` on "
+    head = [f"# Report: {spec.name}", "", *([f"**Question.** {spec.question}", ""] if spec.question else []),
+            f"Written by `bn-study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
             f"Complete runs: {len(runs)} of {expected} ({len(variants)} variants × {len(spec.seeds)} seeds)"
             + (f", diverged: {len(diverged)}" if diverged else "")
