@@ -10,7 +10,7 @@ RESULTS := results/article
 # Runs at once (make reproduce JOBS=2): each in its own process with cores // JOBS threads.
 JOBS ?= 1
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test plots bench bench-bn bench-threads profile bench-parallel
+.PHONY: install data data-mnist data-fashion reproduce quick studies test plots site check-html bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -51,6 +51,16 @@ test: install
 plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \
 		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
+	$(PY) -m bn_study site
+
+# results/index.html: every experiment (question, runs, headline, verdicts, thumbnail) and measurement.
+site: install
+	$(PY) -m bn_study site
+
+# Every page under results/ opened in headless Chromium (apt-get install -y chromium): fails on a
+# missing image, a console error, a network request or a broken link; screenshots in results/local/.
+check-html: site
+	$(PY) -m bn_study check-html
 
 # Side by side against the article's plain Keras script: alternating processes, 3 pairs per model.
 bench: data-mnist

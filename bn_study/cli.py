@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("reference", type=Path, help="the reference results, e.g. results/article")
     p.add_argument("local", type=Path, help="the reproduction, e.g. results/local/article")
 
+    p = sub.add_parser("site", help="write results/index.html: every experiment and measurement on one offline page")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="default results")
+
+    p = sub.add_parser("check-html", help="open pages in headless Chromium: fail on a missing image, a console "
+                                          "error, a network request or a broken link; save screenshots")
+    p.add_argument("pages", type=Path, nargs="*", help="default: results/index.html, every REPORT.html and COMPARE.html")
+    p.add_argument("--screenshots", type=Path, default=DEFAULT_RESULTS / "local" / "screenshots",
+                   help="default results/local/screenshots (git-ignored)")
+
     p = sub.add_parser("tidy-paths", help="rewrite the absolute paths older runs recorded (run.json's data_source, "
                                           "train.log's first line) as ~- or folder-relative")
     p.add_argument("results_dirs", type=Path, nargs="+")
@@ -212,6 +221,22 @@ def cmd_compare(args) -> None:
 
     for path in write_comparison(args.reference, args.local):
         print(f"wrote {path}")
+
+
+def cmd_site(args) -> None:
+    from bn_study.site import write_site
+
+    print(f"wrote {write_site(args.results)}")
+
+
+def cmd_check_html(args) -> None:
+    from bn_study.check_html import check_pages, default_pages
+
+    pages = args.pages or default_pages(DEFAULT_RESULTS)
+    failed = check_pages(pages, args.screenshots)
+    if failed:
+        raise UserError(f"check-html: {failed} of {len(pages)} pages have problems (listed above)")
+    print(f"check-html: {len(pages)} pages ok; screenshots in {args.screenshots}")
 
 
 def cmd_tidy_paths(args) -> None:

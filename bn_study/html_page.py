@@ -31,6 +31,7 @@ tbody tr:nth-child(even){background:#fbfcfd}
 .verdict{font-weight:600;white-space:nowrap}
 .supported,.consistent,.bit-identical{color:var(--ok)}.not-supported,.differs{color:var(--bad)}
 .inconclusive{color:var(--open)}
+td img{max-width:none}
 img{max-width:100%;height:auto;border:1px solid var(--rule);border-radius:4px;margin:.5rem 0}
 nav.toc{background:var(--band);border:1px solid var(--rule);border-radius:6px;padding:.4rem 1.2rem;margin:1rem 0;
  max-width:48rem}

@@ -156,7 +156,9 @@ def run_status(directory: Path) -> str | None:
 def read_run(directory: Path, variant: str | None = None) -> RunRecord:
     directory = Path(directory)
     run = read_json(directory / RUN_FILE)
-    history, steps, probe = (pd.read_csv(directory / name) if (directory / name).is_file() else pd.DataFrame()
+    # A run that has just started has an empty history.csv (CSVLogger opens it before epoch 1).
+    history, steps, probe = (pd.read_csv(directory / name)
+                             if (directory / name).is_file() and (directory / name).stat().st_size else pd.DataFrame()
                              for name in (HISTORY_FILE, STEPS_FILE, PROBE_FILE))
     metrics_path = directory / METRICS_FILE
     return RunRecord(

@@ -1,0 +1,107 @@
+"""results/index.html (`bn-study site`): one offline page listing every experiment and measurement.
+
+Each experiment folder (one with an experiment.yaml) gets a row: its question, complete runs, the
+mean test accuracy of each listed variant, its claims' verdict counts and a thumbnail of its main
+figure, linking to its REPORT.html; each benchmark or profile folder (one with a README.md) gets a
+line linking to its README. Read from the result files only, as the reports are.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+
+from bn_study import claims
+from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.html_page import to_html
+from bn_study.report import REPORT_HTML
+from bn_study.report_tables import markdown_table
+from bn_study.results import DIVERGED, find_runs, write_text
+from bn_study.summary import summary_table
+
+INDEX_HTML = "index.html"
+# The figure that best shows each kind of experiment, first match wins.
+THUMBNAILS = ("plots/mean_curves.png", "plots/test_accuracy_by_step.png", "plots/sweep_test_accuracy.png",
+              "plots/article_figure_bn.png", "plots/compare_accuracy.png")
+THUMB_SIZE = (420, 320)  # pixels; about 40 KB each as PNG
+
+
+def thumbnail_uri(png: Path) -> str:
+    """A small copy of `png` as a data URI, so that the index stays light and offline."""
+    image = Image.open(png)
+    image.thumbnail(THUMB_SIZE)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _question(spec: ExperimentSpec, experiments_dir: Path) -> str:
+    """The spec's question; results made before specs had one fall back to the experiment file's."""
+    source = experiments_dir / f"{spec.name}.yaml"
+    return spec.question or (load_spec(source).question if source.is_file() else "")
+
+
+def experiment_row(results_dir: Path, experiments_dir: Path) -> list[str]:
+    spec = load_spec(results_dir / SPEC_FILE)
+    variants = [v.name for v in spec.all_variants]
+    runs = [r for r in find_runs(results_dir) if r.variant in variants]
+    finished = [r for r in runs if r.complete or r.run.get("status") == DIVERGED]
+    complete = sum(r.complete for r in runs)
+    summary = summary_table(finished, spec.thresholds, variants)
+    listed = [v.name for v in spec.variants]
+    if summary.empty:
+        headline = "no complete run yet"
+    elif listed:
+        means = summary.groupby("variant", observed=True)["test_accuracy"].mean()
+        headline = "<br>".join(f"{v} {means[v]:.4f}" for v in listed if v in means)
+    else:
+        best = summary.groupby("variant", observed=True)["test_accuracy"].mean().idxmax()
+        headline = f"best: {best} {summary.loc[summary['variant'] == best, 'test_accuracy'].mean():.4f}"
+    counts = Counter(claims.judge(c, summary, spec.grid_points).verdict for c in spec.claims) if not summary.empty else {}
+    verdicts = "<br>".join(f'<span class="verdict {v.replace(" ", "-")}">{counts[v]} {v}</span>'
+                           for v in (claims.SUPPORTED, claims.NOT_SUPPORTED, claims.INCONCLUSIVE) if counts.get(v)) or "–"
+    thumb = next((results_dir / t for t in THUMBNAILS if (results_dir / t).is_file()), None)
+    report = results_dir / REPORT_HTML
+    link = f"{results_dir.name}/{REPORT_HTML}"
+    image = f'<img src="{thumbnail_uri(thumb)}" alt="{results_dir.name}" width="240">' if thumb else ""
+    name, figure = (f"[{spec.name}]({link})", f'<a href="{link}">{image}</a>') if report.is_file() else (
+        f"{spec.name} (no report yet)", image)
+    return [name, _question(spec, experiments_dir),
+            f"{complete} of {len(variants) * len(spec.seeds)}", headline, verdicts, figure]
+
+
+def _title(readme: Path) -> str:
+    """A README's heading and the command that wrote it (its first `code` span)."""
+    text = readme.read_text()
+    title = text.splitlines()[0].lstrip("# ").strip() if text else readme.parent.name
+    command = re.search(r"`([^`]+)`", text)
+    return f"{title}: `{command.group(1)}`" if command else title
+
+
+def render(results_root: Path, experiments_dir: Path) -> str:
+    """index.html's Markdown (with inline thumbnails)."""
+    folders = sorted(p for p in results_root.iterdir() if p.is_dir())
+    experiments = [p for p in folders if (p / SPEC_FILE).is_file()]
+    measurements = [p for p in folders if not (p / SPEC_FILE).is_file() and (p / "README.md").is_file()]
+    rows = [experiment_row(p, experiments_dir) for p in experiments]
+    lines = ["# bn_study results", "",
+             f"Written by `bn-study site` on {datetime.now(timezone.utc):%Y-%m-%d} from the result folders below. "
+             "Each experiment's report states its setup, numbers over seeds, claims with verdicts and plots; "
+             "verdict rules are in each report.", "", "## Experiments", "",
+             markdown_table(["experiment", "question", "complete runs", "mean test accuracy", "claims", "figure"], rows),
+             "", "## Measurements of speed", "",
+             *[f"- [{p.name}]({p.name}/README.md): {_title(p / 'README.md')}" for p in measurements], ""]
+    return "\n".join(lines)
+
+
+def write_site(results_root: Path = Path("results"), experiments_dir: Path = Path("experiments")) -> Path:
+    """results/index.html."""
+    results_root = Path(results_root)
+    path = results_root / INDEX_HTML
+    write_text(path, to_html(render(results_root, Path(experiments_dir)), results_root, "bn_study results", toc=False))
+    return path
