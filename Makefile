@@ -39,7 +39,7 @@ quick: data-mnist
 	$(PY) -m bn_study experiment $(EXPERIMENT) --seeds 0 --set train.epochs=2 \
 		--set data.train_limit=6000 --out results/article-quick
 
-# The experiments beyond the article's (README, "Beyond the article"), about 2.5 hours on 2 CPU
+# The experiments beyond the article's (README and docs/experiments.md), about 2.5 hours on 2 CPU
 # cores in all; each skips its complete runs, so an interrupted `make studies` continues.
 STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion
 studies: data
@@ -51,6 +51,7 @@ test: install
 plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \
 		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
+	$(PY) -m bn_study article-figure $(RESULTS) --out results/article_figure.png
 	$(PY) -m bn_study site
 
 # results/index.html: every experiment (question, runs, headline, verdicts, thumbnail) and measurement.

@@ -75,9 +75,9 @@ class TrainConfig:
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple[str, ...] = ("accuracy",)
     shuffle: bool = True
-    # enable_op_determinism: identical histories for a seed on the CPU (cost: see README).
+    # enable_op_determinism: identical histories for a seed on the CPU (cost: docs/speed.md).
     deterministic: bool = True
-    # Speed settings that leave the mathematics unchanged (README, Speed); null = Keras' default.
+    # Speed settings that leave the mathematics unchanged (docs/speed.md); null = Keras' default.
     steps_per_execution: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     validation_batch_size: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     # Test accuracy every N steps into steps.csv (bn_study/steps.py); null = only at the end.

@@ -84,7 +84,7 @@ def connect(address: str | None, log=print) -> bool:
         # joins without a token unless told to (seen here as InvalidAuthToken, then this error).
         raise UserError(f"--address {address}: {str(e).splitlines()[0]}; if the cluster uses token "
                         f"authentication, set RAY_AUTH_MODE=token and give this machine the head's "
-                        f"~/.ray/auth_token (README, Scaling out)") from None
+                        f"~/.ray/auth_token (docs/scaling.md)") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     where = f"connected to {address}" if address else "started on this machine"
     log(f"ray: cluster {where} ({ray.get_runtime_context().gcs_address}): {len(nodes)} node"

@@ -1,6 +1,6 @@
 """`bn-study tidy-paths DIR...`: rewrite the machine paths that runs before 2026-11-30 recorded.
 
-Older runs recorded `data_source` in run.json as an absolute path (/root/.keras/datasets/mnist.npz)
+Older runs recorded `data_source` in run.json as an absolute path (the home folder spelled out)
 and `--jobs` wrote the run folder's absolute path atop train.log. New runs record the first as
 ~-relative and the second as given on the command line. This rewrites only those two places, the
 same way (data.display_path; the folder relative to the working directory), and touches nothing a
