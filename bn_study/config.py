@@ -68,6 +68,18 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class PreciseBNConfig:
+    """Precise BN (Wu & Johnson 2021; bn_study/precise_bn.py): before each validation and the test,
+    each BN layer's population statistics are recomputed as plain averages over `batches` training
+    batches (the first ones, in order, of train.batch_size images) instead of Keras' moving averages."""
+
+    batches: int = field(metadata=_check(lambda v: v > 0, "a positive number of training batches"))
+    # Ioffe & Szegedy's population variance, m/(m-1) times the average batch variance (their
+    # Algorithm 2); false: the biased batch variance, as Keras' moving average uses.
+    unbiased: bool = False
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     batch_size: int = field(metadata=_check(lambda v: v > 0, "a positive integer"))
     epochs: int = field(metadata=_check(lambda v: v > 0, "a positive integer"))
@@ -82,6 +94,8 @@ class TrainConfig:
     validation_batch_size: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     # Test accuracy every N steps into steps.csv (bn_study/steps.py); null = only at the end.
     test_every_steps: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
+    # Population statistics for inference recomputed before every evaluation; null = moving averages.
+    precise_bn: PreciseBNConfig | None = None
 
 
 @dataclass(frozen=True)

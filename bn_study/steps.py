@@ -9,6 +9,7 @@ shared with the probe (probe.py).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -61,15 +62,20 @@ class EveryNSteps(keras.callbacks.Callback):
 class StepTestCallback(EveryNSteps):
     """Appends a steps.csv row (test loss and accuracy) every `every` training steps."""
 
-    def __init__(self, every: int, x_test: np.ndarray, y_test: np.ndarray, loss: str, path: Path):
+    def __init__(self, every: int, x_test: np.ndarray, y_test: np.ndarray, loss: str, path: Path,
+                 prepare: Callable[[], None] | None = None):
+        """`prepare` runs before each record (precise BN recomputes the population statistics)."""
         super().__init__(every, path)
         self.x, self.y = x_test, y_test
         self.loss_fn = keras.losses.get(loss)
+        self.prepare = prepare
 
     def on_train_begin(self, logs=None):
         self._predict = tf.function(lambda x: self.model(x, training=False))
 
     def record(self, step: int) -> None:
+        if self.prepare:
+            self.prepare()
         probabilities = np.concatenate([np.asarray(self._predict(tf.constant(self.x[i:i + PREDICT_BATCH])))
                                         for i in range(0, len(self.x), PREDICT_BATCH)])
         loss = float(np.mean(self.loss_fn(self.y, probabilities)))

@@ -25,6 +25,7 @@ from bn_study.config import RunConfig
 from bn_study.data import ImageSet, split
 from bn_study.errors import UserError
 from bn_study.models import build_model, build_optimizer
+from bn_study.precise_bn import PreciseBNCallback, recompute_population_statistics
 from bn_study.probe import ProbeCallback
 from bn_study.steps import StepTestCallback
 from bn_study.threads import cpu_facts, cpu_seconds, host_name, peak_rss_mb, thread_counts
@@ -207,7 +208,10 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics),
                   steps_per_execution=train.steps_per_execution or 1)
     history_path = run_dir / results.HISTORY_FILE
+    precise = train.precise_bn
     callbacks = [
+        # First, so that the validation pass (and StepTestCallback) see the recomputed statistics.
+        *([PreciseBNCallback(splits.x_train, train.batch_size, precise)] if precise else []),
         ResumeHistory(history_path),
         EpochClock(),
         keras.callbacks.CSVLogger(str(history_path), append=True),
@@ -215,7 +219,9 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
         TerminateOnNonFiniteValidation(),
         *([ProbeCallback(config.probe, splits.x_val, splits.y_val, train.loss, run_dir / results.PROBE_FILE)]
           if config.probe else []),
-        *([StepTestCallback(train.test_every_steps, splits.x_test, splits.y_test, train.loss, run_dir / results.STEPS_FILE)]
+        *([StepTestCallback(train.test_every_steps, splits.x_test, splits.y_test, train.loss, run_dir / results.STEPS_FILE,
+                            prepare=(lambda: recompute_population_statistics(model, splits.x_train, train.batch_size, precise))
+                            if precise else None)]
           if train.test_every_steps else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
         keras.callbacks.BackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
@@ -231,6 +237,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
         record["diverged_epoch"] = history.epoch[-1] + 1 if history.epoch else 1  # 1-based: "during epoch N"
         record["diverged_in"] = "training loss" if "loss" in non_finite else "validation loss"
         return "diverged"
+    if precise:
+        recompute_population_statistics(model, splits.x_train, train.batch_size, precise)
     # Batches of 32, Keras' default, as the article's script evaluates.
     test_loss, test_accuracy = model.evaluate(in_order(splits.x_test, splits.y_test, 32), verbose=0)
     results.write_json(run_dir / results.METRICS_FILE, {"test_loss": test_loss, "test_accuracy": test_accuracy})
