@@ -9,9 +9,11 @@ from bn_study.config import ClassSpec, ModelConfig, RunConfig
 from bn_study.errors import UserError
 from bn_study.fused_bn import FusedBatchNorm
 from bn_study.layers import ManualBatchNorm
+from bn_study.noise import CovariateShiftNoise
 
 # Layers of bn_study's own that configs may name beside Keras' (class name -> class).
-CUSTOM_LAYERS: dict[str, type] = {"ManualBatchNorm": ManualBatchNorm, "FusedBatchNorm": FusedBatchNorm}
+CUSTOM_LAYERS: dict[str, type] = {"ManualBatchNorm": ManualBatchNorm, "FusedBatchNorm": FusedBatchNorm,
+                                   "CovariateShiftNoise": CovariateShiftNoise}
 
 
 def _first_line(error: Exception) -> str:

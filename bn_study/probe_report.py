@@ -92,7 +92,8 @@ def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
         by_position = sorted(grads.columns, key=lambda label: int(label.split(":")[0]))
         ratio = (grads[by_position[0]] / grads[by_position[-1]]).median()
         rows.append([v, f"gradient norm {by_position[0]} / {by_position[-1]}", f"median {ratio:.3g}", ""])
-        means[v] = tuple(float(np.nanmean(x)) for x in zip(*moves)) + (float(ratio),)
+        # NaN when nothing moved after epoch 1 (a 1-epoch run has a single record there).
+        means[v] = tuple(float(np.nanmean(x)) if np.isfinite(x).any() else float("nan") for x in zip(*moves)) + (float(ratio),)
     lines = ["## Inside the network: distributions and gradient flow", "",
              "After epoch 1, per probed layer: how far unit 0's median pre-activation moved by the last step "
              "(drift) and how much it moved between consecutive records (jitter, the median), both in units "
