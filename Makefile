@@ -41,7 +41,7 @@ quick: data-mnist
 
 # The experiments beyond the article's (README and docs/experiments.md), about 2.5 hours on 2 CPU
 # cores in all; each skips its complete runs, so an interrupted `make studies` continues.
-STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift
+STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift batch_size
 studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 

@@ -74,6 +74,9 @@ class PreciseBNConfig:
     batches (the first ones, in order, of train.batch_size images) instead of Keras' moving averages."""
 
     batches: int = field(metadata=_check(lambda v: v > 0, "a positive number of training batches"))
+    # Images per batch for these statistics; null = train.batch_size. A fixed size (e.g. 250) keeps
+    # the population statistics equally precise when training batches are tiny.
+    batch_size: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     # Ioffe & Szegedy's population variance, m/(m-1) times the average batch variance (their
     # Algorithm 2); false: the biased batch variance, as Keras' moving average uses.
     unbiased: bool = False
@@ -159,6 +162,11 @@ def _convert(tp, value, key: str):
         if not isinstance(value, list | tuple):
             raise UserError(f"{key}: expected a list, got {value!r}")
         return tuple(_convert(inner, v, f"{key}.{i}") for i, v in enumerate(value))
+    if origin is dict:
+        _, inner = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise UserError(f"{key}: expected a mapping, got {value!r}")
+        return types.MappingProxyType({str(k): _convert(inner, v, f"{key}.{k}") for k, v in value.items()})
     if tp is Any:
         return value
     if tp is ClassSpec:

@@ -37,6 +37,9 @@ class VariantSpec:
 class SweepSpec:
     key: str  # a dotted config key, as for --set
     values: tuple[Any, ...] = field(metadata={"check": (lambda v: len(v) > 0, "a non-empty list")})
+    # Keys set together with `key`, one value per value of it (e.g. a learning rate per batch size);
+    # they follow the swept key and do not appear in variant names.
+    paired: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,11 @@ def expand_grid(grid: GridSpec) -> tuple[tuple[VariantSpec, ...], tuple[GridPoin
     """Variants named <model>-<key>=<value>[-<key>=<value>...]; the first swept key is the x axis."""
     variants, points = [], []
     for model in grid.models:
-        for combo in itertools.product(*[[(s.key, v) for v in s.values] for s in grid.sweep]):
+        for combo in itertools.product(*[[(s, i) for i in range(len(s.values))] for s in grid.sweep]):
+            sets = tuple(f"{k}={v}" for s, i in combo for k, v in [(s.key, s.values[i])] + [(pk, pv[i]) for pk, pv in s.paired.items()])
+            combo = [(s.key, s.values[i]) for s, i in combo]
             name = "-".join([model.name] + [f"{_short(k)}={v}" for k, v in combo])
-            variants.append(VariantSpec(name, model.config, model.set + tuple(f"{k}={v}" for k, v in combo)))
+            variants.append(VariantSpec(name, model.config, model.set + sets))
             line = "-".join([model.name] + [f"{_short(k)}={v}" for k, v in combo[1:]])
             points.append(GridPoint(name, line, combo[0][0], combo[0][1]))
     return tuple(variants), tuple(points)
@@ -125,6 +130,11 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
         spec = from_raw(ExperimentSpec, raw if raw is not None else {})
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
+    for i, sweep in enumerate(spec.grid.sweep if spec.grid else ()):
+        for key, values in sweep.paired.items():
+            if len(values) != len(sweep.values):
+                raise UserError(f"{path}: grid.sweep.{i}.paired.{key}: {len(values)} values for the {len(sweep.values)} "
+                                f"of {sweep.key}; give one per value")
     names = [v.name for v in spec.all_variants]
     lines = list(dict.fromkeys(p.line for p in spec.grid_points))
     if not names:

@@ -31,10 +31,11 @@ def bn_layers(model: keras.Model) -> list[keras.layers.Layer]:
 def recompute_population_statistics(model: keras.Sequential, x_train: np.ndarray, batch_size: int,
                                     settings: PreciseBNConfig) -> None:
     """Replace every BN layer's moving mean and variance by averages over the first
-    `settings.batches` training batches (module docstring)."""
+    `settings.batches` training batches of `settings.batch_size` (default `batch_size`) images."""
     layers = bn_layers(model)
     if not layers:
         return
+    batch_size = settings.batch_size or batch_size
     if settings.batches * batch_size > len(x_train):
         raise UserError(f"train.precise_bn.batches: {settings.batches} batches of {batch_size} need "
                         f"{settings.batches * batch_size} training images; there are {len(x_train)}")

@@ -141,3 +141,22 @@ plots: [sweep]
     assert (out / "plots/sweep_test_accuracy.png").is_file()
     report = (out / "REPORT.md").read_text()
     assert "diverged: 1" in report and "| 1e+06 | **1 of 1 diverged** |" in report
+
+
+def test_paired_sweep_keys_follow_the_swept_value(tmp_path):
+    from bn_study.errors import UserError
+    from bn_study.experiment import load_spec
+
+    text = (ROOT / "experiments/batch_size.yaml").read_text()
+    experiment = load_experiment(ROOT / "experiments/batch_size.yaml")
+    assert len(experiment.configs) == 12  # 3 models x 4 batch sizes; the paired keys add no variants
+    for batch, rate, grouped in ((2, 8.94e-5, 50), (250, 1.0e-3, 1)):
+        config = experiment.configs[f"gn-batch_size={batch}"]
+        assert (config.train.batch_size, config.optimizer.args["learning_rate"], config.train.steps_per_execution) == (
+            batch, rate, grouped)
+    bad = tmp_path / "experiments/bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text(text.replace("[50, 20, 5, 1]", "[50, 20, 5]"))
+    with pytest.raises(UserError, match=r"bad.yaml: grid.sweep.0.paired.train.steps_per_execution: 3 values for the 4 "
+                                        r"of train.batch_size; give one per value"):
+        load_spec(bad)

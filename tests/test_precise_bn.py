@@ -39,6 +39,14 @@ def test_statistics_are_averages_over_the_first_batches_with_earlier_bn_in_train
     np.testing.assert_allclose(bn2.moving_variance.numpy(), np.mean([h.var(0, ddof=ddof) for h in h2], 0), rtol=1e-4)
 
 
+def test_a_fixed_statistics_batch_size_overrides_the_training_one():
+    model = _two_bn_model()
+    x = np.random.default_rng(2).normal(size=(30, 4)).astype("float32")
+    recompute_population_statistics(model, x, 2, PreciseBNConfig(batches=2, batch_size=15))
+    h = x @ model.layers[0].kernel.numpy() + model.layers[0].bias.numpy()
+    np.testing.assert_allclose(model.layers[1].moving_mean.numpy(), (h[:15].mean(0) + h[15:].mean(0)) / 2, rtol=1e-5)
+
+
 def test_too_few_training_images_is_a_one_line_error():
     with pytest.raises(UserError, match=r"train.precise_bn.batches: 4 batches of 10 need 40 training images; there are 30"):
         recompute_population_statistics(_two_bn_model(), np.zeros((30, 4), "float32"), 10, PreciseBNConfig(batches=4))

@@ -16,6 +16,7 @@ SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each exp
     "regularization": ["train.epochs=1"],
     "article_fashion": ["train.epochs=2"],
     # 20 batches of 250 do not fit in 240 fixture images: 2 of 60 (which makes every variant precise).
+    "batch_size": ["train.epochs=1", "train.precise_bn.batches=2", "train.precise_bn.batch_size=60"],
     "covariate_shift": ["train.epochs=1", "probe.every=4"],
     "precise_bn": ["train.epochs=1", "train.batch_size=60", "train.precise_bn.batches=2"],
 }
