@@ -7,6 +7,10 @@
   when the CI lies inside that band, not supported when it lies wholly outside it.
 - gain: the 95% Welch CI of the difference of means (treatment - baseline) against value +-
   tolerance, as `value` does for one mean: "up to 2 points higher" is the band [0, 0.02].
+- equivalence: two one-sided Welch t-tests (TOST) that the difference of means (treatment -
+  baseline) lies within value +- tolerance (value defaults to 0): supported when both reject,
+  i.e. p_TOST = max of the two < alpha; not supported when the 95% CI of the difference lies
+  wholly outside the band; inconclusive otherwise. "No gain larger than 0.002" is tolerance 0.002.
 - spread: Brown-Forsythe (median-centred Levene) test of equal variance across seeds; supported
   when p < alpha and the treatment's std is on the claimed side.
 - range: on a grid, the swept values at which a line "trains well": every seed completed (none
@@ -38,8 +42,10 @@ RULES = __doc__.split("\n", 2)[2].strip()
 class Verdict:
     claim: ClaimSpec
     evidence: str  # the measured numbers, in words
-    p_value: float
+    p_value: float  # raw; NaN for the CI-based tests
     verdict: str
+    on_claimed_side: bool | None = None  # difference, spread: the effect's side, for a re-judged p
+    adjusted_p: float = np.nan  # Holm-adjusted within the experiment (verdicts.judge_all)
 
 
 def _values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
@@ -89,7 +95,8 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     test = stats.ttest_ind(b, a, equal_var=False)
     low, high = test.confidence_interval(0.95)
     evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
-    return Verdict(claim, evidence, float(test.pvalue), _significant(test.pvalue, _side(effect, claim.expect)))
+    side = _side(effect, claim.expect)
+    return Verdict(claim, evidence, float(test.pvalue), _significant(test.pvalue, side), side)
 
 
 def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
@@ -123,6 +130,23 @@ def judge_gain(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     return Verdict(claim, evidence, float(test.pvalue), _ci_against_band(low, high, claim))
 
 
+def judge_equivalence(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
+    """TOST: is treatment b's mean minus baseline a's within value +- tolerance?"""
+    center = claim.value or 0.0
+    band_low, band_high = center - claim.tolerance, center + claim.tolerance
+    evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
+    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
+        return Verdict(claim, evidence + "; too few seeds or no spread for a test", np.nan, INCONCLUSIVE)
+    above_low = stats.ttest_ind(b, a + band_low, equal_var=False, alternative="greater").pvalue
+    below_high = stats.ttest_ind(b, a + band_high, equal_var=False, alternative="less").pvalue
+    p = float(max(above_low, below_high))
+    low, high = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs margin "
+                 f"[{band_low:g}, {band_high:g}], TOST p = {p:.2g}")
+    verdict = NOT_SUPPORTED if high < band_low or low > band_high else _significant(p, True)
+    return Verdict(claim, evidence, p, verdict, True)
+
+
 def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     sa, sb = (x.std(ddof=1) if len(x) > 1 else np.nan for x in (a, b))
     evidence = f"std over seeds: {claim.baseline} {_fmt(sa, 2)} (n={len(a)}), {claim.treatment} {_fmt(sb, 2)} (n={len(b)})"
@@ -132,7 +156,8 @@ def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
         return Verdict(claim, evidence + "; no spread in either variant", np.nan, INCONCLUSIVE)
     p = stats.levene(a, b, center="median").pvalue
     evidence += f", ratio {_fmt(sb / sa if sa else np.inf, 3)}, Brown-Forsythe p = {p:.2g}"
-    return Verdict(claim, evidence, float(p), _significant(p, _side(sb - sa, claim.expect)))
+    side = _side(sb - sa, claim.expect)
+    return Verdict(claim, evidence, float(p), _significant(p, side), side)
 
 
 def trains_well(summary: pd.DataFrame, points, line: str, metric: str, level: float) -> list:
@@ -185,7 +210,8 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
         return judge_value(claim, _values(summary, claim.variant, claim.metric))
     a = _values(summary, claim.baseline, claim.metric)
     b = _values(summary, claim.treatment, claim.metric)
-    judges = {"difference": judge_difference, "gain": judge_gain, "spread": judge_spread}
+    judges = {"difference": judge_difference, "gain": judge_gain, "equivalence": judge_equivalence,
+              "spread": judge_spread}
     verdict = judges[claim.test](claim, a, b)
     never = _never_reached(summary, claim)
     return dataclasses.replace(verdict, evidence=verdict.evidence + never) if never else verdict

@@ -196,7 +196,7 @@ def from_raw(cls, raw, prefix: str = ""):
     for name, f in fields.items():
         key = f"{prefix}{name}"
         if name not in raw:
-            if f.default is dataclasses.MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise UserError(f"{key}: missing (required)")
             continue
         value = _convert(hints[name], raw[name], key)

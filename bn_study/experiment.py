@@ -22,7 +22,7 @@ from bn_study.yamlio import dump_yaml, read_yaml
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
          "probe", "sweep", "steps")
-TESTS = ("difference", "value", "gain", "spread", "range")
+TESTS = ("difference", "value", "gain", "equivalence", "spread", "range")
 SPEC_FILE = "experiment.yaml"
 
 
@@ -91,7 +91,10 @@ class ClaimSpec:
     expect: str | None = field(default=None, metadata={"check": (lambda v: v in (None, "higher", "lower"), "higher or lower")})
     variant: str | None = None  # value: the variant whose mean is compared with `value`
     value: float | None = None  # value: the claimed value; range: the level that counts as "trains well"
-    tolerance: float | None = None
+    tolerance: float | None = None  # value, gain: the band's half-width; equivalence: the margin
+    # difference: the smallest effect worth detecting, for the seeds-needed estimate of an
+    # inconclusive verdict (default: the observed difference).
+    min_effect: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,8 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
         raise UserError(f"{path}: variants: names must be unique, got {names}")
     for i, claim in enumerate(spec.claims):
         needed = {"value": ("variant", "value", "tolerance"), "range": ("baseline", "treatment", "value"),
-                  "gain": ("baseline", "treatment", "value", "tolerance")}.get(
+                  "gain": ("baseline", "treatment", "value", "tolerance"),
+                  "equivalence": ("baseline", "treatment", "tolerance")}.get(
             claim.test, ("baseline", "treatment", "expect"))
         missing = [k for k in needed if getattr(claim, k) is None]
         if missing:

@@ -20,6 +20,7 @@ from bn_study.probe_report import probe_section
 from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
 from bn_study.results import COMMANDS_FILE, RunRecord, find_runs, write_text
 from bn_study.summary import mean_ci, summary_table
+from bn_study.verdicts import RULES, judge_all
 
 REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
 TABLE_FIGURES = {
@@ -151,22 +152,29 @@ def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> s
                       markdown_table(["figure"] + variants, rows), ""])
 
 
+def _test_text(claim) -> str:
+    if claim.expect:
+        return f"{claim.test}: {claim.metric} ({claim.expect} for {claim.treatment})"
+    if claim.test == "range":
+        return f"{claim.test}: {claim.metric} ≥ {claim.value:g}, wider for {claim.treatment}"
+    if claim.test in ("gain", "equivalence"):
+        center = claim.value or 0.0
+        return (f"{claim.test}: {claim.metric} of {claim.treatment} − {claim.baseline} in "
+                f"[{center - claim.tolerance:g}, {center + claim.tolerance:g}]")
+    return f"{claim.test}: {claim.metric}"
+
+
 def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
     if not spec.claims:
         return ""
     rows = []
-    for i, claim in enumerate(spec.claims, 1):
-        v = claims_mod.judge(claim, summary, spec.grid_points)
-        what = f"{claim.test}: {claim.metric}" + (
-            f" ({claim.expect} for {claim.treatment})" if claim.expect else
-            f" ≥ {claim.value:g}, wider for {claim.treatment}" if claim.test == "range" else
-            f" of {claim.treatment} − {claim.baseline} in [{claim.value - claim.tolerance:g}, "
-            f"{claim.value + claim.tolerance:g}]" if claim.test == "gain" else "")
-        source = f"<br>*{claim.source}*" if claim.source else ""
-        rows.append([str(i), claim.claim + source, what, v.evidence, f"**{v.verdict}**"])
-    return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "verdict"], rows), "",
+    for i, v in enumerate(judge_all(spec.claims, summary, spec.grid_points), 1):
+        source = f"<br>*{v.claim.source}*" if v.claim.source else ""
+        holm_p = f"{v.adjusted_p:.2g}" if np.isfinite(v.adjusted_p) else "–"
+        rows.append([str(i), v.claim.claim + source, _test_text(v.claim), v.evidence, holm_p, f"**{v.verdict}**"])
+    return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "Holm p", "verdict"], rows), "",
                       f"Verdict rules (α = {claims_mod.ALPHA}, n = runs per variant as shown):", "",
-                      claims_mod.RULES, "", SOURCES, ""])
+                      claims_mod.RULES, "", RULES, "", SOURCES, ""])
 
 
 def observations_section(summary: pd.DataFrame, runs: list[RunRecord], variants: list[str]) -> str:

@@ -23,6 +23,7 @@ from bn_study.report import REPORT_HTML
 from bn_study.report_tables import markdown_table
 from bn_study.results import DIVERGED, find_runs, write_text
 from bn_study.summary import summary_table
+from bn_study.verdicts import judge_all
 
 INDEX_HTML = "index.html"
 # The figure that best shows each kind of experiment, first match wins.
@@ -62,7 +63,7 @@ def experiment_row(results_dir: Path, experiments_dir: Path) -> list[str]:
     else:
         best = summary.groupby("variant", observed=True)["test_accuracy"].mean().idxmax()
         headline = f"best: {best} {summary.loc[summary['variant'] == best, 'test_accuracy'].mean():.4f}"
-    counts = Counter(claims.judge(c, summary, spec.grid_points).verdict for c in spec.claims) if not summary.empty else {}
+    counts = Counter(v.verdict for v in judge_all(spec.claims, summary, spec.grid_points)) if not summary.empty else {}
     verdicts = "<br>".join(f'<span class="verdict {v.replace(" ", "-")}">{counts[v]} {v}</span>'
                            for v in (claims.SUPPORTED, claims.NOT_SUPPORTED, claims.INCONCLUSIVE) if counts.get(v)) or "–"
     thumb = next((results_dir / t for t in THUMBNAILS if (results_dir / t).is_file()), None)

@@ -97,7 +97,7 @@ def test_report_has_setup_table_claims_and_images(results_dir):
     assert "431,242 parameters" in report and "433,034 parameters" in report
     assert "| test accuracy |" in report
     claims = [l for l in report.splitlines() if re.match(r"\| \d+ \| ", l)]
-    assert len(claims) == 10  # the ten claims of experiments/article.yaml
+    assert len(claims) == 11  # the eleven claims of experiments/article.yaml
     assert all(re.search(r"\*\*(supported|not supported|inconclusive)\*\* \|$", l) for l in claims)
     assert "Welch" in report and "![mean_curves.png](plots/mean_curves.png)" in report
     html = (results_dir / "REPORT.html").read_text()

@@ -1,0 +1,89 @@
+"""Verdicts on all of an experiment's claims at once: Holm's adjustment and the seeds a test needs.
+
+An experiment tests several claims on the same runs; at alpha = 0.05 each, ten claims have a good
+chance of one false "supported". Holm's step-down method keeps the chance of any false rejection
+at or below alpha: sort the m p-values, multiply the i-th smallest by (m - i + 1), keep them
+increasing, cap at 1. Verdicts of the p-valued tests (difference, spread, equivalence) are then
+read from the adjusted p-values; the CI-based tests (value, gain) and range are not p-values and
+keep their verdicts.
+
+For an inconclusive difference the report also says how many seeds per variant would detect the
+observed difference (or the claim's `min_effect`) with 80% power in a two-sided two-sample t-test
+at alpha = 0.05, from the pooled standard deviation of the two variants' runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bn_study import claims
+from bn_study.claims import INCONCLUSIVE, NOT_SUPPORTED, Verdict
+from bn_study.experiment import ClaimSpec
+
+P_VALUED = ("difference", "spread", "equivalence")
+POWER, MAX_SEEDS = 0.8, 1000
+RULES = ("Verdicts of difference, spread and equivalence claims use Holm-adjusted p-values (Holm's "
+         "step-down method over this experiment's p-valued claims, so that the chance of any false "
+         f"'supported' stays ≤ α); raw p-values are in the evidence. For an inconclusive difference, "
+         f"'seeds for 80% power' is the number of runs per variant a two-sided t-test at α = {claims.ALPHA} "
+         "would need to detect the observed difference (or the claim's stated smallest effect) with "
+         "80% probability, given the runs' pooled standard deviation.")
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values, in the given order (NaN stays NaN and does not count)."""
+    finite = [(p, i) for i, p in enumerate(p_values) if np.isfinite(p)]
+    adjusted = [np.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(finite)):
+        running = max(running, min(1.0, (len(finite) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def seeds_for_power(a: np.ndarray, b: np.ndarray, effect: float, alpha: float = claims.ALPHA,
+                    power: float = POWER) -> int | None:
+    """Runs per variant for a two-sided two-sample t-test to detect `effect` with `power`; None
+    when the runs have no spread or the effect is zero, MAX_SEEDS + 1 when it needs more than MAX_SEEDS."""
+    sd = np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+    if not (sd > 0 and effect):
+        return None
+    d = abs(effect) / sd
+    for n in range(2, MAX_SEEDS + 1):
+        df, shift = 2 * n - 2, d * np.sqrt(n / 2)
+        critical = stats.t.ppf(1 - alpha / 2, df)
+        if stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift) >= power:
+            return n
+    return MAX_SEEDS + 1
+
+
+def _power_note(claim: ClaimSpec, summary: pd.DataFrame) -> str:
+    a, b = (claims._values(summary, v, claim.metric) for v in (claim.baseline, claim.treatment))
+    if len(a) < 2 or len(b) < 2:
+        return ""
+    effect = claim.min_effect if claim.min_effect is not None else b.mean() - a.mean()
+    n = seeds_for_power(a, b, effect)
+    if n is None:
+        return ""
+    what = f"a difference of {claim.min_effect:g}" if claim.min_effect is not None else "the observed difference"
+    count = f"more than {MAX_SEEDS}" if n > MAX_SEEDS else str(n)
+    return f"; seeds for 80% power to detect {what} at α = {claims.ALPHA} (before Holm): {count} per variant"
+
+
+def judge_all(specs: tuple[ClaimSpec, ...], summary: pd.DataFrame, points=()) -> list[Verdict]:
+    """Every claim's verdict, p-valued ones re-read from Holm-adjusted p-values (module docstring)."""
+    verdicts = [claims.judge(c, summary, points) for c in specs]
+    family = [v.p_value if v.claim.test in P_VALUED else np.nan for v in verdicts]
+    out = []
+    for v, adjusted in zip(verdicts, holm(family)):
+        if np.isfinite(adjusted):
+            keep = v.claim.test == "equivalence" and v.verdict == NOT_SUPPORTED  # decided by its CI
+            v = dataclasses.replace(v, adjusted_p=adjusted,
+                                    verdict=v.verdict if keep else claims._significant(adjusted, v.on_claimed_side))
+        if v.claim.test == "difference" and v.verdict == INCONCLUSIVE:
+            v = dataclasses.replace(v, evidence=v.evidence + _power_note(v.claim, summary))
+        out.append(v)
+    return out

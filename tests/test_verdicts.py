@@ -1,0 +1,54 @@
+"""Family-level verdicts: Holm's adjustment, TOST equivalence, and the seeds a test would need."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from bn_study.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge_equivalence
+from bn_study.experiment import ClaimSpec
+from bn_study.verdicts import holm, judge_all, seeds_for_power
+
+
+def test_holm_matches_the_textbook_example():
+    # p = 0.01, 0.04, 0.03, 0.005 -> sorted 0.005*4, 0.01*3, 0.03*2, 0.04*1, kept increasing
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(holm([np.nan, 0.2])[0]) and holm([np.nan, 0.2])[1] == pytest.approx(0.2)  # NaN is not counted
+
+
+def test_seeds_for_power_agree_with_the_normal_approximation():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 50), rng.normal(0, 1, 50)
+    sd = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    n = seeds_for_power(a, b, effect=0.5 * sd)  # d = 0.5: 64 per group is the textbook answer
+    assert n == 64
+    assert seeds_for_power(a, b, effect=0.0) is None
+
+
+def _claim(test, **kw):
+    return ClaimSpec(claim="c", test=test, metric="test_accuracy", baseline="a", treatment="b", **kw)
+
+
+def test_tost_supports_equivalence_only_when_both_sides_reject():
+    a = np.array([0.990, 0.991, 0.992, 0.991, 0.990])
+    assert judge_equivalence(_claim("equivalence", tolerance=0.005), a, a + 0.0003).verdict == SUPPORTED
+    assert judge_equivalence(_claim("equivalence", tolerance=0.0005), a, a + 0.0003).verdict == INCONCLUSIVE
+    assert judge_equivalence(_claim("equivalence", tolerance=0.005), a, a + 0.02).verdict == NOT_SUPPORTED
+
+
+def _summary(groups: dict) -> pd.DataFrame:
+    rows = [{"variant": v, "seed": i, "status": "complete", "test_accuracy": x}
+            for v, xs in groups.items() for i, x in enumerate(xs)]
+    return pd.DataFrame(rows)
+
+
+def test_holm_turns_a_marginal_difference_inconclusive_and_says_how_many_seeds_would_do():
+    base = [0.990, 0.9905, 0.991, 0.9915, 0.992]
+    summary = _summary({"a": base, "b": [x + 0.0013 for x in base],  # Welch p about 0.03 alone
+                        "c": base[::-1], "d": [x + 0.0001 for x in base[1:]] + [0.9899]})  # no difference
+    claims = tuple(ClaimSpec(f"{v} higher", "difference", "test_accuracy", baseline="a", treatment=v, expect="higher")
+                   for v in "bcd")
+    alone = judge_all(claims[:1], summary)[0]
+    assert 0.017 < alone.p_value < 0.05 and alone.verdict == SUPPORTED  # one claim: Holm changes nothing
+    verdicts = judge_all(claims, summary)
+    assert verdicts[0].adjusted_p == pytest.approx(3 * alone.p_value)  # the smallest of 3 p-values
+    assert verdicts[0].verdict == INCONCLUSIVE
+    assert "seeds for 80% power to detect the observed difference at α = 0.05 (before Holm): " in verdicts[0].evidence
