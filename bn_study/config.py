@@ -99,6 +99,9 @@ class TrainConfig:
     test_every_steps: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     # Population statistics for inference recomputed before every evaluation; null = moving averages.
     precise_bn: PreciseBNConfig | None = None
+    # Keras' TensorBoard callback writing to <run dir>/tensorboard (`tensorboard --logdir results/X`);
+    # null or false = off. Logging only: the run's numbers do not change.
+    tensorboard: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
                             prepare=(lambda: recompute_population_statistics(model, splits.x_train, train.batch_size, precise))
                             if precise else None)]
           if train.test_every_steps else []),
+        *([keras.callbacks.TensorBoard(log_dir=str(run_dir / results.TENSORBOARD_DIR))] if train.tensorboard else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
         keras.callbacks.BackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
     ]

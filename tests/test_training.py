@@ -140,3 +140,12 @@ def test_our_evaluation_batches_give_keras_losses_exactly(mnist):
     for batch_size in (32, 250):  # 160 images: partial last batches, and one partial batch only
         assert (model.evaluate(in_order(splits.x_val, splits.y_val, batch_size), verbose=0)
                 == model.evaluate(splits.x_val, splits.y_val, batch_size=batch_size, verbose=0))
+
+
+def test_tensorboard_logs_without_changing_the_run(tmp_path, mnist):
+    for name, extra in (("plain", []), ("logged", ["train.tensorboard=true"])):
+        config = _config(epochs=1, extra=["data.train_limit=300", *extra])
+        training.train_run(config, tmp_path / name, mnist, verbose=0, log=lambda m: None)
+    pd.testing.assert_frame_equal(_history(tmp_path / "plain"), _history(tmp_path / "logged"), check_exact=True)
+    assert list((tmp_path / "logged/tensorboard/train").glob("events.out.tfevents.*"))
+    assert not (tmp_path / "plain/tensorboard").exists()
