@@ -137,9 +137,9 @@ def _verbose() -> int:
 
 
 def cmd_show(args) -> None:
-    from bn_study.config import load_config
-    from bn_study.models import build_model, check_buildable
-    from bn_study.yamlio import dump_yaml
+    from bn_study.config.schema import load_config
+    from bn_study.model.build import build_model, check_buildable
+    from bn_study.config.yamlio import dump_yaml
 
     config = load_config(args.config, args.overrides)
     check_buildable(config)
@@ -149,12 +149,12 @@ def cmd_show(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from bn_study.config import load_config
-    from bn_study.data import load_dataset
-    from bn_study.models import check_buildable
-    from bn_study.training import train_run
+    from bn_study.config.schema import load_config
+    from bn_study.data.datasets import load_dataset
+    from bn_study.model.build import check_buildable
+    from bn_study.train.training import train_run
 
-    from bn_study.threads import configure_threads
+    from bn_study.train.threads import configure_threads
 
     configure_threads(args.threads_per_run)  # before TensorFlow's first op
     config = load_config(args.config, args.overrides, seed=args.seed)
@@ -168,14 +168,14 @@ def cmd_run(args) -> None:
 def cmd_experiment(args) -> None:
     import time
 
-    from bn_study.experiment import load_experiment, run_experiment
-    from bn_study.jobs import make_engine
-    from bn_study.threads import configure_threads
+    from bn_study.run.experiment import load_experiment, run_experiment
+    from bn_study.run.jobs import make_engine
+    from bn_study.train.threads import configure_threads
 
     started = time.perf_counter()
     engine = make_engine(args.engine, args.jobs, args.threads_per_run, args.address)
     if engine.name == "ray":
-        from bn_study.ray_engine import check_address, import_ray
+        from bn_study.run.ray_engine import check_address, import_ray
 
         import_ray()
         check_address(engine.address)
@@ -204,33 +204,33 @@ def cmd_experiment(args) -> None:
 
 
 def cmd_plot(args) -> None:
-    from bn_study.plots import draw_plots
+    from bn_study.report.plots import draw_plots
 
     for path in draw_plots(args.results_dir):
         print(f"wrote {path}")
 
 
 def cmd_article_figure(args) -> None:
-    from bn_study.plots_article import article_figures
+    from bn_study.report.article_figure import article_figures
 
     print(f"wrote {article_figures(args.results_dirs, args.out)}")
 
 
 def cmd_compare(args) -> None:
-    from bn_study.compare import write_comparison
+    from bn_study.report.compare import write_comparison
 
     for path in write_comparison(args.reference, args.local):
         print(f"wrote {path}")
 
 
 def cmd_site(args) -> None:
-    from bn_study.site import write_site
+    from bn_study.report.site import write_site
 
     print(f"wrote {write_site(args.results)}")
 
 
 def cmd_check_html(args) -> None:
-    from bn_study.check_html import check_pages, default_pages
+    from bn_study.report.check_html import check_pages, default_pages
 
     pages = args.pages or default_pages(DEFAULT_RESULTS)
     failed = check_pages(pages, args.screenshots)
@@ -240,14 +240,14 @@ def cmd_check_html(args) -> None:
 
 
 def cmd_tidy_paths(args) -> None:
-    from bn_study.tidy_paths import tidy_paths
+    from bn_study.run.tidy_paths import tidy_paths
 
     changed = tidy_paths(args.results_dirs)
     print(f"rewrote {len(changed)} files" + "".join(f"\n  {p}" for p in changed[:5]) + ("\n  ..." if len(changed) > 5 else ""))
 
 
 def cmd_report(args) -> None:
-    from bn_study.report import write_reports
+    from bn_study.report.experiment_report import write_reports
 
     for path in write_reports(args.results_dir):
         print(f"wrote {path}")
@@ -256,7 +256,7 @@ def cmd_report(args) -> None:
 def cmd_bench(args) -> None:
     if args.parallel:
         return _bench_parallel(args)
-    from bn_study.bench import CONFIGS, check_arms, run_bench
+    from bn_study.bench.side_by_side import CONFIGS, check_arms, run_bench
 
     args.out = args.out or DEFAULT_RESULTS / "bench"
 
@@ -273,11 +273,11 @@ def cmd_bench(args) -> None:
 
 
 def cmd_profile(args) -> None:
-    from bn_study.config import load_config
-    from bn_study.data import load_dataset
-    from bn_study.models import check_buildable
-    from bn_study.profile_ops import write_profile
-    from bn_study.threads import configure_threads
+    from bn_study.config.schema import load_config
+    from bn_study.data.datasets import load_dataset
+    from bn_study.model.build import check_buildable
+    from bn_study.bench.profile import write_profile
+    from bn_study.train.threads import configure_threads
 
     configure_threads(args.threads_per_run)  # before TensorFlow's first op
     configs = {path.stem: load_config(path, args.overrides) for path in args.configs}
@@ -291,8 +291,8 @@ def cmd_profile(args) -> None:
 
 
 def _bench_parallel(args) -> None:
-    from bn_study.bench_parallel import run_parallel_bench
-    from bn_study.ray_engine import import_ray
+    from bn_study.bench.parallel import run_parallel_bench
+    from bn_study.run.ray_engine import import_ray
 
     import_ray()
     if args.epochs < 1 or args.pairs < 1:
@@ -304,8 +304,8 @@ def _bench_parallel(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from bn_study.config import DATASETS
-    from bn_study.data import TITLES, load_dataset
+    from bn_study.config.schema import DATASETS
+    from bn_study.data.datasets import TITLES, load_dataset
 
     if args.dataset not in DATASETS:
         raise UserError(f"--dataset: unknown '{args.dataset}'; known: {', '.join(DATASETS)}")

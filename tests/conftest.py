@@ -41,8 +41,8 @@ HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # n
 @pytest.fixture(scope="session")
 def jobs2_results(tmp_path_factory) -> Path:
     """The shared case trained with --jobs 2 (spawned processes, 1 thread each)."""
-    from bn_study.experiment import load_experiment, run_experiment
-    from bn_study.jobs import make_engine
+    from bn_study.run.experiment import load_experiment, run_experiment
+    from bn_study.run.jobs import make_engine
 
     out = tmp_path_factory.mktemp("jobs2") / "article"
     experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0,))

@@ -37,7 +37,7 @@ def test_bench_rejects_unknown_arm(capsys):
 def test_bn_layer_arms_train_their_own_configs():
     from pathlib import Path
 
-    from bn_study.bench import _command
+    from bn_study.bench.side_by_side import _command
 
     for arm, config in (("bn_study", "article_bn.yaml"), ("bn_study_fused", "article_bn_fused.yaml"),
                         ("bn_study_manual", "article_bn_manual.yaml")):
@@ -45,7 +45,7 @@ def test_bn_layer_arms_train_their_own_configs():
 
 
 def test_arm_settings_split_into_environment_and_overrides():
-    from bn_study.bench import parse_arm
+    from bn_study.bench.side_by_side import parse_arm
 
     assert parse_arm("bn_study:TF_NUM_INTRAOP_THREADS=1;train.shuffle=true") == (
         "bn_study", {"TF_NUM_INTRAOP_THREADS": "1"}, ["train.shuffle=true"])
@@ -55,7 +55,7 @@ def test_arm_settings_split_into_environment_and_overrides():
 def test_uint8_pipeline_yields_the_same_float32_images():
     import numpy as np
 
-    from bn_study.bench import _tf_data
+    from bn_study.bench.side_by_side import _tf_data
 
     x = np.arange(256, dtype=np.uint8).reshape(4, 8, 8, 1)  # every byte value
     y = np.arange(4)
@@ -66,7 +66,7 @@ def test_uint8_pipeline_yields_the_same_float32_images():
 
 
 def test_parallel_bench_divides_by_the_sequential_arm_of_each_round(tmp_path, monkeypatch):
-    from bn_study import bench_parallel
+    from bn_study.bench import parallel as bench_parallel
 
     walls = iter([100.0, 80.0, 90.0, 120.0, 96.0, 120.0])  # round 1, then round 2, in arm order
     monkeypatch.setattr(bench_parallel, "measure", lambda arm, *a: {
@@ -83,7 +83,7 @@ def test_parallel_bench_divides_by_the_sequential_arm_of_each_round(tmp_path, mo
 def test_parallel_bench_command_shapes():
     from pathlib import Path
 
-    from bn_study.bench_parallel import _command
+    from bn_study.bench.parallel import _command
 
     commands = {arm: _command(arm, 3, "0,1", ["data.train_limit=15000"], Path("out")) for arm in ("sequential", "jobs_2", "ray")}
     assert commands["jobs_2"][-2:] == ["--jobs", "2"] and commands["ray"][-2:] == ["--engine", "ray"]

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bn_study.cli import main
-from bn_study.compare import figure_row, render
+from bn_study.report.compare import figure_row, render
 
 
 def test_a_copy_is_bit_identical_and_a_changed_run_is_not(jobs2_results, tmp_path):

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from bn_study.config import RunConfig, load_config
+from bn_study.config.schema import RunConfig, load_config
 from bn_study.errors import UserError
 from tests.conftest import ROOT, write
 
@@ -65,7 +65,7 @@ def test_fingerprint_follows_seed_and_values_not_data_path(base):
 
 def test_resolved_config_round_trips(tmp_path, base):
     config = load_config(base, ["train.epochs=4"])
-    from bn_study.yamlio import dump_yaml
+    from bn_study.config.yamlio import dump_yaml
 
     again = write(tmp_path / "resolved.yaml", dump_yaml(config.to_raw()))
     assert load_config(again) == config

@@ -8,9 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from bn_study import arrays_io, data, sources
+from bn_study.data import arrays_io
+from bn_study.data import datasets as data
+from bn_study.data import sources
 from bn_study.cli import main
-from bn_study.config import load_config
+from bn_study.config.schema import load_config
 from bn_study.errors import UserError
 from tests.conftest import FASHION_FIXTURE, FIXTURE_NPZ, FIXTURE_PKL, ROOT
 

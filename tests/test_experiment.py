@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from bn_study.cli import main
-from bn_study.experiment import load_experiment, run_experiment
-from bn_study.plots import draw_plots
-from bn_study.report import write_reports
-from bn_study.threads import cpu_facts
+from bn_study.run.experiment import load_experiment, run_experiment
+from bn_study.report.plots import draw_plots
+from bn_study.report.experiment_report import write_reports
+from bn_study.train.threads import cpu_facts
 from tests.conftest import ON_FIXTURE, ROOT
 
 SHRINK = ON_FIXTURE + ["train.epochs=2"]
@@ -145,7 +145,7 @@ plots: [sweep]
 
 def test_paired_sweep_keys_follow_the_swept_value(tmp_path):
     from bn_study.errors import UserError
-    from bn_study.experiment import load_spec
+    from bn_study.config.experiment_spec import load_spec
 
     text = (ROOT / "experiments/batch_size.yaml").read_text()
     experiment = load_experiment(ROOT / "experiments/batch_size.yaml")

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from bn_study import training
-from bn_study.config import load_config
-from bn_study.data import load_dataset
-from bn_study.fused_bn import FusedBatchNorm
-from bn_study.layers import ManualBatchNorm
+from bn_study.train import training
+from bn_study.config.schema import load_config
+from bn_study.data.datasets import load_dataset
+from bn_study.model.fused_bn import FusedBatchNorm
+from bn_study.model.manual_bn import ManualBatchNorm
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 RTOL, ATOL = 1e-5, 1e-6  # float32; ATOL only for values that are ~0

@@ -1,9 +1,9 @@
 """Models built from configs: the article's layer lists and parameter counts, and Keras errors."""
 import pytest
 
-from bn_study.config import load_config
+from bn_study.config.schema import load_config
 from bn_study.errors import UserError
-from bn_study.models import build_model, check_buildable
+from bn_study.model.build import build_model, check_buildable
 from tests.conftest import ROOT
 
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p.name != "base.yaml")

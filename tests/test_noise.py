@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_study import training
-from bn_study.config import ClassSpec, load_config
-from bn_study.data import load_dataset
+from bn_study.train import training
+from bn_study.config.schema import ClassSpec, load_config
+from bn_study.data.datasets import load_dataset
 from bn_study.errors import UserError
-from bn_study.models import build_layer
-from bn_study.noise import CovariateShiftNoise
+from bn_study.model.build import build_layer
+from bn_study.model.noise import CovariateShiftNoise
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 ONES = np.ones((4, 3, 3, 2), "float32")

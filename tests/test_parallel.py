@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bn_study import jobs
+from bn_study.run import jobs
 from bn_study.cli import main
-from bn_study.experiment import load_experiment, run_experiment
-from bn_study.jobs import make_engine
+from bn_study.run.experiment import load_experiment, run_experiment
+from bn_study.run.jobs import make_engine
 from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs
 
 ARTICLE = str(ROOT / "experiments/article.yaml")
@@ -40,7 +40,7 @@ def test_same_history_as_the_run_alone_at_one_thread(jobs2_results, tmp_path):
                            "--threads-per-run", "1", "--out", str(alone / "bn/seed-0")],
                           env=env, check=True, capture_output=True, text=True, timeout=300)
     assert_same_runs(alone, jobs2_results, runs=("bn/seed-0",))
-    # The deterministic tf.data rewrite's "E0000 ... use_unbounded_threadpool" (bn_study/batches.py)
+    # The deterministic tf.data rewrite's "E0000 ... use_unbounded_threadpool" (bn_study/data/batches.py)
     # is gone: 240 training images in batches of 8 leave Keras' pipeline no partial batch, and
     # validation and test batches are ours. Before that change this run's stderr had 2 such lines.
     assert "E0000" not in done.stderr

@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_study import training
-from bn_study.config import PreciseBNConfig, load_config
-from bn_study.data import load_dataset
+from bn_study.train import training
+from bn_study.config.schema import PreciseBNConfig, load_config
+from bn_study.data.datasets import load_dataset
 from bn_study.errors import UserError
-from bn_study.layers import ManualBatchNorm
-from bn_study.precise_bn import recompute_population_statistics
+from bn_study.model.manual_bn import ManualBatchNorm
+from bn_study.train.precise_bn import recompute_population_statistics
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 TRAINING_COLUMNS = ["epoch", "loss", "accuracy"]

@@ -2,11 +2,11 @@
 import pandas as pd
 import pytest
 
-from bn_study import training
-from bn_study.config import load_config
-from bn_study.data import load_dataset
+from bn_study.train import training
+from bn_study.config.schema import load_config
+from bn_study.data.datasets import load_dataset
 from bn_study.errors import UserError
-from bn_study.models import check_buildable
+from bn_study.model.build import check_buildable
 from bn_study.results import PROBE_FILE
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
@@ -45,9 +45,9 @@ def test_probe_position_past_the_model_is_a_user_error():
 
 
 def test_probe_experiment_plots_and_reports(tmp_path):
-    from bn_study.experiment import load_experiment, run_experiment
-    from bn_study.plots import draw_plots
-    from bn_study.report import write_reports
+    from bn_study.run.experiment import load_experiment, run_experiment
+    from bn_study.report.plots import draw_plots
+    from bn_study.report.experiment_report import write_reports
 
     experiment = load_experiment(ROOT / "experiments/article_probe.yaml", ON_FIXTURE + ["train.epochs=2", "probe.every=1"])
     run_experiment(experiment, tmp_path, verbose=0, log=lambda m: None)

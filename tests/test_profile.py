@@ -2,8 +2,8 @@
 import pandas as pd
 
 from bn_study.cli import main
-from bn_study.config import load_config
-from bn_study.profile_ops import attribute, named_for_profile
+from bn_study.config.schema import load_config
+from bn_study.bench.profile import attribute, named_for_profile
 from tests.conftest import ON_FIXTURE, ROOT
 
 

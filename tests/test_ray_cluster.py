@@ -7,9 +7,9 @@ import pytest
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from bn_study import ray_engine  # noqa: E402
-from bn_study.experiment import load_experiment, run_experiment  # noqa: E402
-from bn_study.jobs import make_engine  # noqa: E402
+from bn_study.run import ray_engine  # noqa: E402
+from bn_study.run.experiment import load_experiment, run_experiment  # noqa: E402
+from bn_study.run.jobs import make_engine  # noqa: E402
 from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs  # noqa: E402
 
 

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from bn_study.config import load_config
-from bn_study.experiment import load_experiment
-from bn_study.models import build_model
+from bn_study.config.schema import load_config
+from bn_study.run.experiment import load_experiment
+from bn_study.model.build import build_model
 from tests.conftest import ROOT, write
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

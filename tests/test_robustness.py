@@ -9,7 +9,8 @@ import time
 import pandas as pd
 import pytest
 
-from bn_study import results, training
+from bn_study import results
+from bn_study.train import training
 from tests.conftest import ON_FIXTURE, ROOT
 
 # Batch 16 makes an epoch of the fixture 40 steps (about a second), long enough to kill inside one.

@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
-from bn_study.check_html import check_page, find_browser
-from bn_study.html_page import to_html
-from bn_study.site import render
+from bn_study.report.check_html import check_page, find_browser
+from bn_study.report.html_page import to_html
+from bn_study.report.site import render
 from tests.conftest import ROOT
 
 needs_chromium = pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),

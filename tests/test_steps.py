@@ -4,11 +4,11 @@ import json
 import pandas as pd
 import pytest
 
-from bn_study import training
-from bn_study.config import load_config
-from bn_study.data import load_dataset
+from bn_study.train import training
+from bn_study.config.schema import load_config
+from bn_study.data.datasets import load_dataset
 from bn_study.results import STEPS_FILE
-from bn_study.steps import StepTestCallback
+from bn_study.train.steps import StepTestCallback
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 IOFFE_BN = ROOT / "configs/ioffe2015_fig1_bn.yaml"

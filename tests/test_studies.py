@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bn_study.cli import main
-from bn_study.experiment import load_spec
+from bn_study.config.experiment_spec import load_spec
 from tests.conftest import ON_FASHION_FIXTURE, ON_FIXTURE, ROOT
 
 SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each experiment's own parts

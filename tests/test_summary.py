@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_study.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge
-from bn_study.experiment import ClaimSpec
-from bn_study.summary import aggregate_table, epochs_to, mean_ci
+from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge
+from bn_study.config.experiment_spec import ClaimSpec
+from bn_study.report.summary import aggregate_table, epochs_to, mean_ci
 
 
 def test_mean_ci_known_answer():
@@ -107,7 +107,7 @@ def test_spread_rule():
 
 def _grid_table(accuracies: dict[str, list]) -> tuple[pd.DataFrame, tuple]:
     """Two lines (base, treat) at rates 0.001, 0.01, 0.1; None = a diverged seed."""
-    from bn_study.experiment import GridPoint
+    from bn_study.config.experiment_spec import GridPoint
 
     rows, points = [], []
     for line, by_rate in accuracies.items():
@@ -136,7 +136,7 @@ def test_range_claim_counts_rates_where_every_seed_trains_well(treat, verdict, e
 
 
 def test_steps_to_and_probe_movement_known_answers():
-    from bn_study.summary import probe_movement, steps_to
+    from bn_study.report.summary import probe_movement, steps_to
 
     steps = pd.DataFrame({"step": [0, 500, 1000, 1500], "test_accuracy": [0.1, 0.93, 0.96, 0.955]})
     assert steps_to(steps, 0.95) == 1000 and math.isnan(steps_to(steps, 0.97))
@@ -150,7 +150,7 @@ def test_steps_to_and_probe_movement_known_answers():
 
 
 def test_steps_section_tabulates_test_accuracy_by_step(tmp_path):
-    from bn_study.report_tables import steps_section
+    from bn_study.report.tables import steps_section
     from bn_study.results import RunRecord
 
     def run(variant, seed, accuracies):

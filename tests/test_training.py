@@ -5,11 +5,11 @@ import json
 import pandas as pd
 import pytest
 
-from bn_study import training
-from bn_study.batches import in_order
-from bn_study.config import load_config
-from bn_study.data import load_dataset, split
-from bn_study.models import build_model
+from bn_study.train import training
+from bn_study.data.batches import in_order
+from bn_study.config.schema import load_config
+from bn_study.data.datasets import load_dataset, split
+from bn_study.model.build import build_model
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_study.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge_equivalence
-from bn_study.experiment import ClaimSpec
-from bn_study.verdicts import holm, judge_all, seeds_for_power
+from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge_equivalence
+from bn_study.config.experiment_spec import ClaimSpec
+from bn_study.report.verdicts import holm, judge_all, seeds_for_power
 
 
 def test_holm_matches_the_textbook_example():

@@ -22,8 +22,8 @@ from pathlib import Path
 import bn_study
 from bn_study import results
 from bn_study.errors import UserError
-from bn_study.jobs import Engine, Job, longest_first, progress_bar
-from bn_study.threads import available_cores
+from bn_study.run.jobs import Engine, Job, longest_first, progress_bar
+from bn_study.train.threads import available_cores
 
 TASK_RETRIES = 3  # Ray's default for a task whose worker dies; an exception is never retried
 LOG_FILE = "train.log"
@@ -100,7 +100,7 @@ def _train_task(job: Job, images, threads: int | None, files: dict[str, bytes]) 
     """
     import ray
 
-    from bn_study.threads import configure_threads, thread_counts
+    from bn_study.train.threads import configure_threads, thread_counts
 
     try:
         configure_threads(threads)
@@ -108,7 +108,7 @@ def _train_task(job: Job, images, threads: int | None, files: dict[str, bytes]) 
         pass
     if threads is not None and thread_counts() != {"intra_op": threads, "inter_op": threads}:
         raise RuntimeError(f"worker threads {thread_counts()} differ from the {threads} asked for")
-    from bn_study.training import train_run
+    from bn_study.train.training import train_run
 
     with tempfile.TemporaryDirectory(prefix="bn_study_ray_") as tmp:
         run_dir = Path(tmp) / "run"

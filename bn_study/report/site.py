@@ -16,14 +16,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from bn_study import claims
-from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
-from bn_study.html_page import to_html
-from bn_study.report import REPORT_HTML
-from bn_study.report_tables import markdown_table
+from bn_study.report import claims
+from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.report.html_page import to_html
+from bn_study.report.experiment_report import REPORT_HTML
+from bn_study.report.tables import markdown_table
 from bn_study.results import DIVERGED, find_runs, write_text
-from bn_study.summary import summary_table
-from bn_study.verdicts import judge_all
+from bn_study.report.summary import summary_table
+from bn_study.report.verdicts import judge_all
 
 INDEX_HTML = "index.html"
 # The figure that best shows each kind of experiment, first match wins.

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import yaml
 
 from bn_study.errors import UserError
-from bn_study.yamlio import YamlLoader, read_raw
+from bn_study.config.yamlio import YamlLoader, read_raw
 
 
 def _check(predicate, expected: str) -> dict:
@@ -48,7 +48,7 @@ def _class_spec(class_name: str, args: dict) -> ClassSpec:
 # Layer classes that are BatchNormalization, Keras' and bn_study's own (reports recognise them by name).
 BN_LAYER_CLASSES = ("BatchNormalization", "ManualBatchNorm", "FusedBatchNorm")
 
-# Names of the checksum tables in data.py: the full set, and the small fixture cut from it.
+# Names of the checksum tables in data/datasets.py: the full set, and the small fixture cut from it.
 DATASETS = ("mnist", "fashion_mnist", "mnist_fixture", "fashion_mnist_fixture")
 
 
@@ -69,7 +69,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class PreciseBNConfig:
-    """Precise BN (Wu & Johnson 2021; bn_study/precise_bn.py): before each validation and the test,
+    """Precise BN (Wu & Johnson 2021; bn_study/train/precise_bn.py): before each validation and the test,
     each BN layer's population statistics are recomputed as plain averages over `batches` training
     batches (the first ones, in order, of train.batch_size images) instead of Keras' moving averages."""
 
@@ -95,7 +95,7 @@ class TrainConfig:
     # Speed settings that leave the mathematics unchanged (docs/speed.md); null = Keras' default.
     steps_per_execution: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     validation_batch_size: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
-    # Test accuracy every N steps into steps.csv (bn_study/steps.py); null = only at the end.
+    # Test accuracy every N steps into steps.csv (bn_study/train/steps.py); null = only at the end.
     test_every_steps: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "a positive integer or null"))
     # Population statistics for inference recomputed before every evaluation; null = moving averages.
     precise_bn: PreciseBNConfig | None = None
@@ -106,7 +106,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Look inside during training (bn_study/probe.py): off unless a config sets it."""
+    """Look inside during training (bn_study/train/probe.py): off unless a config sets it."""
 
     layers: tuple[int, ...] = field(metadata=_check(lambda v: len(v) > 0 and min(v) >= 0, "a non-empty list of layer positions"))
     every: int = field(default=24, metadata=_check(lambda v: v > 0, "a positive number of steps"))

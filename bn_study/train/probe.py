@@ -23,8 +23,8 @@ import pandas as pd
 import tensorflow as tf
 from keras import ops
 
-from bn_study.config import ProbeConfig
-from bn_study.steps import EveryNSteps
+from bn_study.config.schema import ProbeConfig
+from bn_study.train.steps import EveryNSteps
 
 PERCENTILES = (15, 50, 85)
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bn_study import results
-from bn_study.config import RunConfig
+from bn_study.config.schema import RunConfig
 from bn_study.errors import UserError
-from bn_study.threads import default_threads
+from bn_study.train.threads import default_threads
 
 ENGINES = ("local", "ray")
 # Per-run peak RSS assumed before any run of the experiment has measured one: the BN model's

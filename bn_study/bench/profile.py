@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bn_study.batches import in_order
-from bn_study.config import ClassSpec, ModelConfig, RunConfig
+from bn_study.data.batches import in_order
+from bn_study.config.schema import ClassSpec, ModelConfig, RunConfig
 
 WARMUP_STEPS = 3
 CHUNK_STEPS = 8  # training steps per profiler session (memory: see profile_epoch)
@@ -93,8 +93,8 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
     import keras
     import tensorflow as tf
 
-    from bn_study.data import split
-    from bn_study.models import build_model, build_optimizer
+    from bn_study.data.datasets import split
+    from bn_study.model.build import build_model, build_optimizer
 
     train = config.train
     splits = split(images, train.validation_split, config.data.train_limit, config.data.test_limit)
@@ -148,10 +148,10 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
     import keras
     import tensorflow as tf
 
-    from bn_study.report_tables import markdown_table
+    from bn_study.report.tables import markdown_table
     from bn_study.results import write_text
-    from bn_study.threads import thread_counts
-    from bn_study.training import device_description
+    from bn_study.train.threads import thread_counts
+    from bn_study.train.training import device_description
 
     out.mkdir(parents=True, exist_ok=True)
     sections = []
@@ -169,7 +169,7 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
     threads = thread_counts()
     header = ["# Where an epoch's time goes", "",
               f"Written by `{command}` on {time.strftime('%Y-%m-%d')}: one epoch per model under TensorFlow's "
-              f"profiler after {WARMUP_STEPS} warm-up steps (bn_study/profile_ops.py says how ops are attributed). "
+              f"profiler after {WARMUP_STEPS} warm-up steps (bn_study/bench/profile.py says how ops are attributed). "
               f"Forward includes the validation pass; ms per step divides by the training steps.", "",
               f"- Device: {device_description()}; TensorFlow threads intra-op {threads['intra_op']}, "
               f"inter-op {threads['inter_op']}",

@@ -20,16 +20,16 @@ import pandas as pd
 import tensorflow as tf
 
 from bn_study import results
-from bn_study.batches import in_order
-from bn_study.config import RunConfig
-from bn_study.data import ImageSet, split
+from bn_study.data.batches import in_order
+from bn_study.config.schema import RunConfig
+from bn_study.data.datasets import ImageSet, split
 from bn_study.errors import UserError
-from bn_study.models import build_model, build_optimizer
-from bn_study.precise_bn import PreciseBNCallback, recompute_population_statistics
-from bn_study.probe import ProbeCallback
-from bn_study.steps import StepTestCallback
-from bn_study.threads import cpu_facts, cpu_seconds, host_name, peak_rss_mb, thread_counts
-from bn_study.yamlio import dump_yaml
+from bn_study.model.build import build_model, build_optimizer
+from bn_study.train.precise_bn import PreciseBNCallback, recompute_population_statistics
+from bn_study.train.probe import ProbeCallback
+from bn_study.train.steps import StepTestCallback
+from bn_study.train.threads import cpu_facts, cpu_seconds, host_name, peak_rss_mb, thread_counts
+from bn_study.config.yamlio import dump_yaml
 
 SKIPPED = "skipped"
 

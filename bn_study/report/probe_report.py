@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bn_study.figures import plt, save_figure
-from bn_study.report_tables import markdown_table
+from bn_study.report.figures import plt, save_figure
+from bn_study.report.tables import markdown_table
 from bn_study.results import RunRecord
 
 

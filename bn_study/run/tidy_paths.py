@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bn_study.data import display_path
+from bn_study.data.datasets import display_path
 from bn_study.results import RUN_FILE, read_json, write_json, write_text
 
 LOG_FILE = "train.log"

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bn_study.experiment import ClaimSpec
-from bn_study.summary import mean_ci
+from bn_study.config.experiment_spec import ClaimSpec
+from bn_study.report.summary import mean_ci
 
 ALPHA = 0.05
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"

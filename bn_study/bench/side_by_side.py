@@ -96,7 +96,7 @@ def reference_main(model_name: str, epochs: int, train_limit: int | None, data_p
     """The article's script, plain Keras; prints its epoch times as JSON on the last line."""
     import keras
 
-    from bn_study.data import load_dataset
+    from bn_study.data.datasets import load_dataset
 
     images = load_dataset(data_path, dataset, log=lambda m: None)  # the same verified arrays
     x = images.x_train[:train_limit].reshape(-1, 28, 28, 1)
@@ -134,7 +134,7 @@ def _command(arm: str, model: str, epochs: int, shrink: list[str], out: Path) ->
         limit = next((s.split("=")[1] for s in shrink if s.startswith("data.train_limit=")), "none")
         path = next((s.split("=", 1)[1] for s in shrink if s.startswith("data.path=")), "none")
         dataset = next((s.split("=")[1] for s in shrink if s.startswith("data.dataset=")), "mnist")
-        return [sys.executable, "-m", "bn_study.bench", model, str(epochs), limit, path, dataset, base]
+        return [sys.executable, "-m", "bn_study.bench.side_by_side", model, str(epochs), limit, path, dataset, base]
     sets = [f"train.epochs={epochs}", *shrink]
     if base == "bn_study_probe":
         sets.append(PROBES[model])
@@ -214,7 +214,7 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
     import keras
     import tensorflow as tf
 
-    from bn_study.training import device_description
+    from bn_study.train.training import device_description
 
     ratio, cpu_ratio, train_accuracy, accuracy = (
         f"{prefix}_to_{arms[0]}" for prefix in ("ratio", "cpu_ratio", "accuracy_diff", "val_accuracy_diff"))

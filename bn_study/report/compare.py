@@ -16,11 +16,11 @@ import pandas as pd
 from scipy import stats
 
 from bn_study.errors import UserError
-from bn_study.html_page import to_html
-from bn_study.report import machine_line
-from bn_study.report_tables import markdown_table
+from bn_study.report.html_page import to_html
+from bn_study.report.experiment_report import machine_line
+from bn_study.report.tables import markdown_table
 from bn_study.results import RunRecord, find_runs, write_text
-from bn_study.summary import mean_ci, summary_table
+from bn_study.report.summary import mean_ci, summary_table
 
 COMPARE_MD, COMPARE_HTML = "COMPARE.md", "COMPARE.html"
 ALPHA = 0.05

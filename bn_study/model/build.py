@@ -5,11 +5,11 @@ import difflib
 
 import keras
 
-from bn_study.config import ClassSpec, ModelConfig, RunConfig
+from bn_study.config.schema import ClassSpec, ModelConfig, RunConfig
 from bn_study.errors import UserError
-from bn_study.fused_bn import FusedBatchNorm
-from bn_study.layers import ManualBatchNorm
-from bn_study.noise import CovariateShiftNoise
+from bn_study.model.fused_bn import FusedBatchNorm
+from bn_study.model.manual_bn import ManualBatchNorm
+from bn_study.model.noise import CovariateShiftNoise
 
 # Layers of bn_study's own that configs may name beside Keras' (class name -> class).
 CUSTOM_LAYERS: dict[str, type] = {"ManualBatchNorm": ManualBatchNorm, "FusedBatchNorm": FusedBatchNorm,

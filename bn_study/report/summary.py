@@ -22,23 +22,6 @@ def epochs_to(history: pd.DataFrame, column: str, threshold: float) -> float:
     return float(reached[0] + 1) if len(reached) else float("nan")
 
 
-FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "final_val_loss",
-           "best_val_accuracy", "best_val_epoch", "best_minus_final_val_accuracy", "min_val_loss",
-           "test_accuracy", "test_loss", "gap_accuracy", "val_accuracy_epoch1", "val_accuracy_std_late",
-           "train_seconds", "seconds_per_epoch", "diverged", "diverged_epoch")
-
-
-# From steps.csv (train.test_every_steps) and probe.csv (probe:), present only for runs that have them.
-STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
-PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
-
-
-def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
-    """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
-    return (FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds) + STEP_FIGURES
-            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES)
-
-
 def steps_to(steps: pd.DataFrame, threshold: float) -> float:
     """The first recorded step at which test accuracy reached `threshold` (NaN if never)."""
     reached = steps.loc[steps["test_accuracy"] >= threshold, "step"]

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bn_study import claims
-from bn_study.claims import INCONCLUSIVE, NOT_SUPPORTED, Verdict
-from bn_study.experiment import ClaimSpec
+from bn_study.report import claims
+from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, Verdict
+from bn_study.config.experiment_spec import ClaimSpec
 
 P_VALUED = ("difference", "spread", "equivalence")
 POWER, MAX_SEEDS = 0.8, 1000

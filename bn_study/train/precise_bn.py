@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from bn_study.config import PreciseBNConfig
+from bn_study.config.schema import PreciseBNConfig
 from bn_study.errors import UserError
 
 

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from bn_study import results
-from bn_study.jobs import Engine, Job, longest_first, progress_bar
+from bn_study.run.jobs import Engine, Job, longest_first, progress_bar
 
 LOG_FILE = "train.log"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -50,8 +50,8 @@ def _worker(tasks, events, data: dict, key, threads: int | None, jobs: int, pare
     _die_with_parent(parent_pid)
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    from bn_study.threads import configure_threads
-    from bn_study.training import train_run
+    from bn_study.train.threads import configure_threads
+    from bn_study.train.training import train_run
 
     configure_threads(threads)
     for job in iter(tasks.get, None):
@@ -104,7 +104,7 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
         tasks.put(None)  # one stop sign per worker, behind the jobs
     bar = progress_bar(jobs)
     say = bar.write if not bar.disable else log
-    from bn_study.training import raise_interrupt  # TensorFlow is loaded here already (check_buildable)
+    from bn_study.train.training import raise_interrupt  # TensorFlow is loaded here already (check_buildable)
 
     old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
     try:

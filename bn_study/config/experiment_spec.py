@@ -1,24 +1,35 @@
-"""Experiments: which configs (variants) are compared, over which seeds, with which plots and claims.
-
-An experiment YAML is validated like a config; every variant's config (with the command line's
---set applied) is loaded and its model built before anything is trained, so a mistake in any of
-them stops the experiment before a single file is written.
+"""Experiment specs: which configs (variants) are compared, over which seeds, with which plots and
+claims. An experiment YAML is validated like a config, once, into the frozen dataclasses below; the
+figures a claim may name (the columns of summary.csv) are listed here because the spec checks them.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bn_study import results
-from bn_study.config import RunConfig, from_raw, load_config, suggest, to_raw
+from bn_study.config.schema import from_raw, suggest
+from bn_study.config.yamlio import read_yaml
 from bn_study.errors import UserError
-from bn_study.jobs import Engine, Job, check_memory, plan_jobs
-from bn_study.summary import figure_names
-from bn_study.yamlio import dump_yaml, read_yaml
+
+FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "final_val_loss",
+           "best_val_accuracy", "best_val_epoch", "best_minus_final_val_accuracy", "min_val_loss",
+           "test_accuracy", "test_loss", "gap_accuracy", "val_accuracy_epoch1", "val_accuracy_std_late",
+           "train_seconds", "seconds_per_epoch", "diverged", "diverged_epoch")
+
+
+# From steps.csv (train.test_every_steps) and probe.csv (probe:), present only for runs that have them.
+STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
+PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
+
+
+def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
+    """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
+    return (FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds) + STEP_FIGURES
+            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES)
+
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
          "probe", "sweep", "steps")
@@ -118,13 +129,6 @@ class ExperimentSpec:
         return expand_grid(self.grid)[1] if self.grid else ()
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """A validated experiment: its spec, its file, and each variant's resolved config."""
-
-    spec: ExperimentSpec
-    path: Path
-    configs: dict[str, RunConfig]
 
 
 def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpec:
@@ -167,70 +171,3 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
     return spec
 
 
-def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None) -> Experiment:
-    """Load the spec and every variant's config; build each model once to surface Keras errors."""
-    from bn_study.models import check_buildable
-
-    path = Path(path)
-    spec = load_spec(path, seeds)
-    configs = {}
-    for variant in spec.all_variants:
-        config_path = path.parent / variant.config
-        try:
-            configs[variant.name] = load_config(config_path, list(variant.set) + list(overrides))
-            check_buildable(configs[variant.name])
-        except UserError as e:
-            raise UserError(f"variant '{variant.name}': {e}") from None
-    return Experiment(spec, path, configs)
-
-
-def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
-                   engine: Engine = Engine()) -> Counter:
-    """Train every variant x seed not yet complete; returns a count per final status.
-
-    One run after another in this process by default; N at once in spawned processes
-    (engine.jobs > 1, pool.py) or as Ray tasks (engine.name == 'ray', ray_engine.py).
-    """
-    from bn_study.data import load_dataset
-
-    out = Path(out)
-    if engine.name == "local" and engine.parallel:
-        check_memory(engine.jobs, out)  # before anything is written
-    with results.lock(out):
-        # The resolved spec beside the runs: plots and reports read variants, claims and
-        # thresholds from here, never from the (editable) experiments/ file.
-        results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
-        variants = tuple(v.name for v in experiment.spec.all_variants)
-        jobs, skipped = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log)
-        data = {}
-        for job in jobs:  # verified once here, whatever the engine
-            if _data_key(job.config) not in data:
-                data[_data_key(job.config)] = load_dataset(job.config.data.path, job.config.data.dataset, log=log)
-        if engine.name == "ray":
-            from bn_study.ray_engine import run_on_ray
-            counts = run_on_ray(jobs, data, engine, _data_key, log) if jobs else Counter()
-        elif engine.parallel:
-            from bn_study.pool import run_in_processes
-            counts = run_in_processes(jobs, data, engine, _data_key, log) if jobs else Counter()
-        else:
-            counts = _run_here(experiment, jobs, data, verbose, log)
-    if skipped:
-        counts["skipped"] = skipped
-    return counts
-
-
-def _data_key(config: RunConfig) -> tuple:
-    return config.data.path, config.data.dataset
-
-
-def _run_here(experiment: Experiment, jobs: list[Job], data: dict, verbose, log) -> Counter:
-    """One run after another in this process (the console shows Keras' own progress)."""
-    from bn_study.training import train_run
-
-    counts = Counter()
-    for job in jobs:
-        log(f"[run {job.index}/{job.total}] {experiment.spec.name}: {job.variant} seed {job.seed} -> {job.run_dir}")
-        status = train_run(job.config, job.run_dir, data[_data_key(job.config)], variant=job.variant,
-                           verbose=verbose, log=log, extra_record={"engine": "local", "jobs": 1})
-        counts[status] += 1
-    return counts

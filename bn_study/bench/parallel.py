@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from bn_study.results import write_text
-from bn_study.threads import available_cores
+from bn_study.train.threads import available_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "experiments/article.yaml"
@@ -77,7 +77,7 @@ def _readme(table: pd.DataFrame, rounds: int, epochs: int, seeds: str, shrink: l
     import ray
     import tensorflow as tf
 
-    from bn_study.training import device_description
+    from bn_study.train.training import device_description
 
     summary = table.groupby("arm", sort=False).agg(
         median_wall_s=("wall_s", "median"), median_ratio=("ratio_to_sequential", "median"),

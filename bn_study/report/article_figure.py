@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bn_study.errors import UserError
-from bn_study.figures import integer_epochs, plt, save_figure
-from bn_study.plots import curve_stats
+from bn_study.report.figures import integer_epochs, plt, save_figure
+from bn_study.report.plots import curve_stats
 
 
 def article_figures(results_dirs: list[Path], out: Path) -> Path:
     """Draw the page from each results folder's complete runs; returns the PNG's path."""
-    from bn_study.data import TITLES
-    from bn_study.experiment import SPEC_FILE, load_spec
+    from bn_study.data.datasets import TITLES
+    from bn_study.config.experiment_spec import SPEC_FILE, load_spec
     from bn_study.results import find_runs
 
     rows = []

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bn_study import sources
-from bn_study.arrays_io import ARRAY_NAMES, read_arrays
+from bn_study.data import sources
+from bn_study.data.arrays_io import ARRAY_NAMES, read_arrays
 from bn_study.errors import UserError
 
 CHECKSUMS = {

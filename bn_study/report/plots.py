@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bn_study.figures import integer_epochs, plt, save_figure
+from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.results import RunRecord
-from bn_study.summary import mean_ci, step_accuracy_tables
+from bn_study.report.summary import mean_ci, step_accuracy_tables
 
 PLOTS_DIR = "plots"
 
@@ -218,9 +218,9 @@ def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path)
 
 def draw_plots(results_dir: Path) -> list[Path]:
     """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
-    from bn_study.experiment import SPEC_FILE, load_spec
+    from bn_study.config.experiment_spec import SPEC_FILE, load_spec
     from bn_study.results import FINAL, find_runs
-    from bn_study.summary import summary_table, write_tables
+    from bn_study.report.summary import summary_table, write_tables
 
     results_dir = Path(results_dir)
     spec = load_spec(results_dir / SPEC_FILE)
@@ -255,7 +255,7 @@ def draw_plots(results_dir: Path) -> list[Path]:
     if "steps" in spec.plots:
         paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
     if "probe" in spec.plots:
-        from bn_study.probe_report import probe_plots
+        from bn_study.report.probe_report import probe_plots
 
         paths += probe_plots(runs, present, out)
     return paths

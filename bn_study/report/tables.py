@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bn_study.experiment import ExperimentSpec, GridPoint
+from bn_study.config.experiment_spec import ExperimentSpec, GridPoint
 from bn_study.results import RunRecord
-from bn_study.summary import step_accuracy_tables
+from bn_study.report.summary import step_accuracy_tables
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bn_study import claims as claims_mod
-from bn_study.config import BN_LAYER_CLASSES
-from bn_study.data import TITLES, display_path
-from bn_study.experiment import SPEC_FILE, ExperimentSpec, load_spec
-from bn_study.html_page import to_html
-from bn_study.probe_report import probe_section
-from bn_study.report_tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
+from bn_study.report import claims as claims_mod
+from bn_study.config.schema import BN_LAYER_CLASSES
+from bn_study.data.datasets import TITLES, display_path
+from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.report.html_page import to_html
+from bn_study.report.probe_report import probe_section
+from bn_study.report.tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
 from bn_study.results import COMMANDS_FILE, RunRecord, find_runs, write_text
-from bn_study.summary import mean_ci, summary_table
-from bn_study.verdicts import RULES, judge_all
+from bn_study.report.summary import mean_ci, summary_table
+from bn_study.report.verdicts import RULES, judge_all
 
 REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
 TABLE_FIGURES = {
@@ -73,8 +73,8 @@ def _layer_text(layer: dict) -> str:
 
 
 def _parameters(config: dict) -> int:
-    from bn_study.config import ModelConfig, from_raw
-    from bn_study.models import build_model
+    from bn_study.config.schema import ModelConfig, from_raw
+    from bn_study.model.build import build_model
 
     return build_model(from_raw(ModelConfig, config["model"], "model.")).count_params()
 

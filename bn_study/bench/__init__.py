@@ -1,0 +1,1 @@
+"""Benchmarks and profiles: speed measured side by side, never in the tests."""

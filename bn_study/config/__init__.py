@@ -1,0 +1,1 @@
+"""Configs and experiment specs: YAML in, validated frozen dataclasses out."""

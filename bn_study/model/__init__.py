@@ -1,0 +1,1 @@
+"""Keras models from config specs, and bn_study's own layers."""

@@ -1,0 +1,1 @@
+"""Tables, verdicts, plots, reports and pages, from result files alone."""

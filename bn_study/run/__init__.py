@@ -1,0 +1,1 @@
+"""Many runs: an experiment over variants and seeds, here, in processes or on Ray."""

@@ -1,0 +1,96 @@
+"""Running an experiment: every variant x seed not yet complete, here, in processes or on Ray.
+
+Every variant's config (with the command line's --set applied) is loaded and its model built
+before anything is trained, so a mistake in any of them stops the experiment before a single file
+is written. The spec itself (config/experiment_spec.py) is validated first.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bn_study import results
+from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.config.schema import RunConfig, load_config, to_raw
+from bn_study.config.yamlio import dump_yaml
+from bn_study.errors import UserError
+from bn_study.run.jobs import Engine, Job, check_memory, plan_jobs
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: its spec, its file, and each variant's resolved config."""
+
+    spec: ExperimentSpec
+    path: Path
+    configs: dict[str, RunConfig]
+
+
+def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None) -> Experiment:
+    """Load the spec and every variant's config; build each model once to surface Keras errors."""
+    from bn_study.model.build import check_buildable
+
+    path = Path(path)
+    spec = load_spec(path, seeds)
+    configs = {}
+    for variant in spec.all_variants:
+        config_path = path.parent / variant.config
+        try:
+            configs[variant.name] = load_config(config_path, list(variant.set) + list(overrides))
+            check_buildable(configs[variant.name])
+        except UserError as e:
+            raise UserError(f"variant '{variant.name}': {e}") from None
+    return Experiment(spec, path, configs)
+
+
+def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
+                   engine: Engine = Engine()) -> Counter:
+    """Train every variant x seed not yet complete; returns a count per final status.
+
+    One run after another in this process by default; N at once in spawned processes
+    (engine.jobs > 1, pool.py) or as Ray tasks (engine.name == 'ray', ray_engine.py).
+    """
+    from bn_study.data.datasets import load_dataset
+
+    out = Path(out)
+    if engine.name == "local" and engine.parallel:
+        check_memory(engine.jobs, out)  # before anything is written
+    with results.lock(out):
+        # The resolved spec beside the runs: plots and reports read variants, claims and
+        # thresholds from here, never from the (editable) experiments/ file.
+        results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
+        variants = tuple(v.name for v in experiment.spec.all_variants)
+        jobs, skipped = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log)
+        data = {}
+        for job in jobs:  # verified once here, whatever the engine
+            if _data_key(job.config) not in data:
+                data[_data_key(job.config)] = load_dataset(job.config.data.path, job.config.data.dataset, log=log)
+        if engine.name == "ray":
+            from bn_study.run.ray_engine import run_on_ray
+            counts = run_on_ray(jobs, data, engine, _data_key, log) if jobs else Counter()
+        elif engine.parallel:
+            from bn_study.run.pool import run_in_processes
+            counts = run_in_processes(jobs, data, engine, _data_key, log) if jobs else Counter()
+        else:
+            counts = _run_here(experiment, jobs, data, verbose, log)
+    if skipped:
+        counts["skipped"] = skipped
+    return counts
+
+
+def _data_key(config: RunConfig) -> tuple:
+    return config.data.path, config.data.dataset
+
+
+def _run_here(experiment: Experiment, jobs: list[Job], data: dict, verbose, log) -> Counter:
+    """One run after another in this process (the console shows Keras' own progress)."""
+    from bn_study.train.training import train_run
+
+    counts = Counter()
+    for job in jobs:
+        log(f"[run {job.index}/{job.total}] {experiment.spec.name}: {job.variant} seed {job.seed} -> {job.run_dir}")
+        status = train_run(job.config, job.run_dir, data[_data_key(job.config)], variant=job.variant,
+                           verbose=verbose, log=log, extra_record={"engine": "local", "jobs": 1})
+        counts[status] += 1
+    return counts

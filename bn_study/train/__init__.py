@@ -1,0 +1,1 @@
+"""One run: Keras compile/fit with callbacks, into a self-explaining run folder."""
