@@ -2,7 +2,6 @@
 import shutil
 
 import pandas as pd
-import pytest
 
 from bn_study.cli import main
 from bn_study.report.compare import figure_row, render

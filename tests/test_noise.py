@@ -1,6 +1,5 @@
 """CovariateShiftNoise: per-step random scale and shift in training, identity at inference,
 seeded, and invisible to the probe (whose training-mode pass must not draw from its generator)."""
-import keras
 import numpy as np
 import pandas as pd
 import pytest

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,10 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bn_study.bench.timed import run_timed
 from bn_study.results import write_text
 from bn_study.train.threads import available_cores
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/bench/../..
 EXPERIMENT = ROOT / "experiments/article.yaml"
 ARMS = {"sequential": [], "jobs_2": ["--jobs", "2"], "ray": ["--engine", "ray"]}
 
@@ -41,11 +41,8 @@ def measure(arm: str, epochs: int, seeds: str, shrink: list[str]) -> dict:
         out, log = Path(tmp) / "out", Path(tmp) / "log"
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
         with open(log, "w") as output:
-            started = time.perf_counter()
-            proc = subprocess.Popen(_command(arm, epochs, seeds, shrink, out), env=env, stdout=output, stderr=output)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
+            wall, code, usage = run_timed(_command(arm, epochs, seeds, shrink, out), env, output, output)
+        if code != 0:
             raise RuntimeError(f"bench arm {arm} failed: {log.read_text().strip().splitlines()[-1:]}")
         runs = [json.loads(p.read_text()) for p in out.glob("*/seed-*/run.json")]
     return {"arm": arm, "runs": len(runs), "wall_s": round(wall, 1),

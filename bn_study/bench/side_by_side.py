@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,10 +34,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bn_study.bench.timed import run_timed
 from bn_study.errors import UserError
 from bn_study.results import write_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/bench/../..
 CONFIGS = {"no_bn": ROOT / "configs/article_no_bn.yaml", "bn": ROOT / "configs/article_bn.yaml"}
 PROBES = {"no_bn": "probe.layers=[0,2,5]", "bn": "probe.layers=[0,4,9]"}
 # Arms that train another config than CONFIGS[model], and only for the models listed.
@@ -153,11 +153,8 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
         out, stdout, stderr = Path(tmp) / "run", Path(tmp) / "stdout", Path(tmp) / "stderr"
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", **parse_arm(arm)[1])
         with open(stdout, "w") as so, open(stderr, "w") as se:
-            started = time.perf_counter()
-            proc = subprocess.Popen(_command(arm, model, epochs, shrink, out), env=env, stdout=so, stderr=se)
-            _, status, usage = os.wait4(proc.pid, 0)
-            process_wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
+            process_wall, code, usage = run_timed(_command(arm, model, epochs, shrink, out), env, so, se)
+        if code != 0:
             raise RuntimeError(f"{arm} {model} failed: {stderr.read_text().strip().splitlines()[-1:]}")
         if arm.startswith("reference"):
             report = json.loads(stdout.read_text().strip().splitlines()[-1])
