@@ -19,7 +19,7 @@ from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs  # noqa: E402
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, **ray_engine.init_options())
+    ray.init(address="local", num_cpus=2, **ray_engine.init_options())  # never a stale cluster
     yield
     ray.shutdown()
 

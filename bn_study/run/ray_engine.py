@@ -78,7 +78,9 @@ def connect(address: str | None, log=print) -> bool:
         return False
     check_address(address)
     try:
-        ray.init(address=address, num_cpus=None if address else available_cores(), **init_options())
+        # "local": a new Ray on this machine, even where a crashed one left its address in
+        # /tmp/ray/ray_current_cluster (plain address=None would try to join that dead cluster).
+        ray.init(address=address or "local", num_cpus=None if address else available_cores(), **init_options())
     except ConnectionError as e:
         # Ray 2.60's `ray start --head` turns token authentication on; a driver given the address
         # joins without a token unless told to (seen here as InvalidAuthToken, then this error).
