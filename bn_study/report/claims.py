@@ -48,7 +48,8 @@ class Verdict:
     adjusted_p: float = np.nan  # Holm-adjusted within the experiment (verdicts.judge_all)
 
 
-def _values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
+def variant_values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
+    """One value per complete run of `variant`; a threshold never reached counts as one epoch (step) past the end."""
     rows = summary[(summary["variant"] == variant) & (summary["status"] == "complete")]
     values = rows[metric].astype(float)
     if metric.startswith("epochs_to"):
@@ -96,7 +97,7 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     low, high = test.confidence_interval(0.95)
     evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
     side = _side(effect, claim.expect)
-    return Verdict(claim, evidence, float(test.pvalue), _significant(test.pvalue, side), side)
+    return Verdict(claim, evidence, float(test.pvalue), verdict_for_p(test.pvalue, side), side)
 
 
 def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
@@ -143,7 +144,7 @@ def judge_equivalence(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict
     low, high = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
     evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs margin "
                  f"[{band_low:g}, {band_high:g}], TOST p = {p:.2g}")
-    verdict = NOT_SUPPORTED if high < band_low or low > band_high else _significant(p, True)
+    verdict = NOT_SUPPORTED if high < band_low or low > band_high else verdict_for_p(p, True)
     return Verdict(claim, evidence, p, verdict, True)
 
 
@@ -157,7 +158,7 @@ def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     p = stats.levene(a, b, center="median").pvalue
     evidence += f", ratio {_fmt(sb / sa if sa else np.inf, 3)}, Brown-Forsythe p = {p:.2g}"
     side = _side(sb - sa, claim.expect)
-    return Verdict(claim, evidence, float(p), _significant(p, side), side)
+    return Verdict(claim, evidence, float(p), verdict_for_p(p, side), side)
 
 
 def trains_well(summary: pd.DataFrame, points, line: str, metric: str, level: float) -> list:
@@ -194,7 +195,8 @@ def judge_range(claim: ClaimSpec, summary: pd.DataFrame, points) -> Verdict:
     return Verdict(claim, evidence, np.nan, verdict)
 
 
-def _significant(p: float, on_claimed_side: bool) -> str:
+def verdict_for_p(p: float, on_claimed_side: bool) -> str:
+    """Supported or not supported when p < ALPHA (by the effect's side), otherwise inconclusive."""
     if not np.isfinite(p) or p >= ALPHA:
         return INCONCLUSIVE
     return SUPPORTED if on_claimed_side else NOT_SUPPORTED
@@ -207,9 +209,9 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
     if claim.test == "range":
         return judge_range(claim, summary, points)
     if claim.test == "value":
-        return judge_value(claim, _values(summary, claim.variant, claim.metric))
-    a = _values(summary, claim.baseline, claim.metric)
-    b = _values(summary, claim.treatment, claim.metric)
+        return judge_value(claim, variant_values(summary, claim.variant, claim.metric))
+    a = variant_values(summary, claim.baseline, claim.metric)
+    b = variant_values(summary, claim.treatment, claim.metric)
     judges = {"difference": judge_difference, "gain": judge_gain, "equivalence": judge_equivalence,
               "spread": judge_spread}
     verdict = judges[claim.test](claim, a, b)

@@ -61,7 +61,7 @@ def seeds_for_power(a: np.ndarray, b: np.ndarray, effect: float, alpha: float = 
 
 
 def _power_note(claim: ClaimSpec, summary: pd.DataFrame) -> str:
-    a, b = (claims._values(summary, v, claim.metric) for v in (claim.baseline, claim.treatment))
+    a, b = (claims.variant_values(summary, v, claim.metric) for v in (claim.baseline, claim.treatment))
     if len(a) < 2 or len(b) < 2:
         return ""
     effect = claim.min_effect if claim.min_effect is not None else b.mean() - a.mean()
@@ -82,7 +82,7 @@ def judge_all(specs: tuple[ClaimSpec, ...], summary: pd.DataFrame, points=()) ->
         if np.isfinite(adjusted):
             keep = v.claim.test == "equivalence" and v.verdict == NOT_SUPPORTED  # decided by its CI
             v = dataclasses.replace(v, adjusted_p=adjusted,
-                                    verdict=v.verdict if keep else claims._significant(adjusted, v.on_claimed_side))
+                                    verdict=v.verdict if keep else claims.verdict_for_p(adjusted, v.on_claimed_side))
         if v.claim.test == "difference" and v.verdict == INCONCLUSIVE:
             v = dataclasses.replace(v, evidence=v.evidence + _power_note(v.claim, summary))
         out.append(v)
