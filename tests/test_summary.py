@@ -7,6 +7,7 @@ import pytest
 
 from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge
 from bn_study.config.experiment_spec import ClaimSpec
+from bn_study.report.experiment_report import commands_lines
 from bn_study.report.summary import aggregate_table, epochs_to, mean_ci
 
 
@@ -162,3 +163,14 @@ def test_steps_section_tabulates_test_accuracy_by_step(tmp_path):
     assert "| step | a | b |" in text
     assert "| 1,500 | 0.9000 ± 0.1414 (n=2) | 0.9000 (n=1) |" in text and "| 500 |" in text
     assert steps_section(runs[:0], ["a"]) == ""
+
+
+def test_commands_line_says_when_interrupted_commands_trained_runs(tmp_path):
+    (tmp_path / "commands.csv").write_text(
+        "finished_utc,command,engine,jobs,complete,diverged,failed,skipped,wall_s\n"
+        "2026-11-30T17:34:43Z,bn-study experiment x.yaml --jobs 2,local,2,2,0,0,8,543.9\n")
+    (line,) = commands_lines(tmp_path, complete_runs=10)
+    assert "9.1 min in 1 invocation(s)" in line and "finished 2 of the 10 complete runs" in line
+    (line,) = commands_lines(tmp_path, complete_runs=2)
+    assert line.endswith("on 2026-11-30")  # all recorded: nothing to add
+    assert commands_lines(tmp_path / "nowhere", complete_runs=2) == []

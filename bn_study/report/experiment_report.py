@@ -106,7 +106,8 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
     r0 = first.run
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
               f"- Device: {machine_line(r0)}",
-              f"- Training time of all runs, summed: {wall / 60:.1f} min", *commands_lines(results_dir), ""]
+              f"- Training time of all runs, summed: {wall / 60:.1f} min",
+              *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs)), ""]
     return "\n".join(lines)
 
 
@@ -124,16 +125,23 @@ def machine_line(run: dict) -> str:
     return "; ".join(parts)
 
 
-def commands_lines(results_dir: Path) -> list[str]:
-    """The wall time of the experiment commands that trained here (commands.csv), if recorded."""
+def commands_lines(results_dir: Path, complete_runs: int) -> list[str]:
+    """The wall time of the experiment commands that trained here (commands.csv), if recorded.
+
+    A command is recorded when it ends; one that was interrupted is not, so the line says how many of
+    the complete runs the recorded commands finished."""
     path = Path(results_dir) / COMMANDS_FILE
     if not path.is_file():
         return []
     commands = pd.read_csv(path)
     last = commands.iloc[-1]
+    finished = int(commands["complete"].sum())
+    unrecorded = (f"; they finished {finished} of the {complete_runs} complete runs, the others were trained "
+                  f"(or begun) by commands that were interrupted, which are not recorded"
+                  if finished < complete_runs else "")
     return [f"- Wall time of the experiment commands that trained these runs (data check and training; "
             f"{COMMANDS_FILE}): {commands['wall_s'].sum() / 60:.1f} min in {len(commands)} invocation(s), "
-            f"the last `{last['command']}` on {last['finished_utc'][:10]}"]
+            f"the last `{last['command']}` on {last['finished_utc'][:10]}{unrecorded}"]
 
 
 def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> str:
