@@ -52,6 +52,7 @@ plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \
 		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
 	$(PY) -m bn_study article-figure $(RESULTS) --out results/article_figure.png
+	$(PY) -m bn_study article-figure $(RESULTS) results/article_fashion --out results/article_datasets.png
 	$(PY) -m bn_study site
 
 # results/index.html: every experiment (question, runs, headline, verdicts, thumbnail) and measurement.
