@@ -10,7 +10,7 @@ RESULTS := results/article
 # Runs at once (make reproduce JOBS=2): each in its own process with cores // JOBS threads.
 JOBS ?= 1
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test plots site check-html bench bench-bn bench-threads profile bench-parallel
+.PHONY: install data data-mnist data-fashion reproduce quick studies test test-slow plots site check-html bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -46,7 +46,11 @@ studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
 test: install
-	$(PY) -m pytest -q --durations=12 tests
+	$(PY) -m pytest -q --durations=12 -m "not slow" tests
+
+# Every experiment file run shrunk on the fixture, and a second signal for resume: CI runs it after `test`.
+test-slow: install
+	$(PY) -m pytest -q --durations=12 -m slow tests
 
 plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \

@@ -58,7 +58,8 @@ def _same_as(out, reference):
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+# SIGINT takes the same KeyboardInterrupt path as SIGTERM (train/training.py), so it is in `make test-slow`.
+@pytest.mark.parametrize("sig", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM])
 def test_killed_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, uninterrupted, sig):
     proc = _start(tmp_path)
     _wait_for_rows(tmp_path, 1, proc)
