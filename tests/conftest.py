@@ -32,7 +32,10 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-# The parallel engines' shared case: the article's two models at seed 0, 300 fixture images,
+# A 5-layer CNN with and without BN, and the two as an experiment, for tests of plumbing (engines,
+# resume, locks, files) rather than of BN: a fixture run costs about 40% of the article CNN's.
+SMALL_NO_BN, SMALL_BN, SMALL_EXPERIMENT = (FIXTURES / f"small{s}.yaml" for s in ("_no_bn", "_bn", ""))
+# The parallel engines' shared case: the small experiment at seed 0, 300 fixture images,
 # 2 epochs of 30 steps (batch 8), one TensorFlow thread per run.
 PARALLEL_SETS = ON_FIXTURE + ["data.train_limit=300", "data.test_limit=100", "train.epochs=2", "train.batch_size=8"]
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # not the clock's
@@ -44,8 +47,8 @@ def jobs2_results(tmp_path_factory) -> Path:
     from bn_study.run.experiment import load_experiment, run_experiment
     from bn_study.run.jobs import make_engine
 
-    out = tmp_path_factory.mktemp("jobs2") / "article"
-    experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0,))
+    out = tmp_path_factory.mktemp("jobs2") / "small"
+    experiment = load_experiment(SMALL_EXPERIMENT, PARALLEL_SETS, (0,))
     counts = run_experiment(experiment, out, log=lambda m: None, engine=make_engine("local", jobs=2))
     assert counts == {"complete": 2}
     return out

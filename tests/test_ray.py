@@ -14,7 +14,7 @@ ray = pytest.importorskip("ray")
 from bn_study.run import ray_engine  # noqa: E402
 from bn_study.run.experiment import load_experiment, run_experiment  # noqa: E402
 from bn_study.run.jobs import make_engine  # noqa: E402
-from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs  # noqa: E402
+from tests.conftest import PARALLEL_SETS, SMALL_BN, SMALL_EXPERIMENT, SMALL_NO_BN, assert_same_runs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,10 @@ def _spec(tmp_path: Path) -> Path:
     spec.write_text(f"""\
 name: mixed
 variants:
-  - {{name: no_bn, config: {ROOT / 'configs/article_no_bn.yaml'}}}
-  - {{name: bn, config: {ROOT / 'configs/article_bn.yaml'}}}
+  - {{name: no_bn, config: {SMALL_NO_BN}}}
+  - {{name: bn, config: {SMALL_BN}}}
   # builds, then fails in fit: integer labels against categorical cross-entropy's one-hot shape
-  - {{name: bad, config: {ROOT / 'configs/article_no_bn.yaml'}, set: [train.loss=categorical_crossentropy]}}
+  - {{name: bad, config: {SMALL_NO_BN}, set: [train.loss=categorical_crossentropy]}}
 """)
     return spec
 
@@ -65,7 +65,7 @@ def _task_pid(title: str) -> int | None:
 
 
 def test_worker_killed_mid_run_is_retried_to_the_same_result(local_ray, jobs2_results, tmp_path):
-    experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0,))
+    experiment = load_experiment(SMALL_EXPERIMENT, PARALLEL_SETS, (0,))
     outcome = {}
     runner = threading.Thread(target=lambda: outcome.update(counts=run_experiment(
         experiment, tmp_path, log=lambda m: None, engine=make_engine("ray"))))

@@ -10,7 +10,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 from bn_study.run import ray_engine  # noqa: E402
 from bn_study.run.experiment import load_experiment, run_experiment  # noqa: E402
 from bn_study.run.jobs import make_engine  # noqa: E402
-from tests.conftest import PARALLEL_SETS, ROOT, assert_same_runs  # noqa: E402
+from tests.conftest import PARALLEL_SETS, SMALL_EXPERIMENT, assert_same_runs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def two_nodes():
 
 def test_runs_land_on_both_nodes(two_nodes, jobs2_results, tmp_path):
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-    experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0,))
+    experiment = load_experiment(SMALL_EXPERIMENT, PARALLEL_SETS, (0,))
     assert run_experiment(experiment, tmp_path, log=lambda m: None, engine=make_engine("ray")) == {"complete": 2}
     nodes = {json.loads((tmp_path / v / "seed-0/run.json").read_text())["ray_node_id"] for v in ("no_bn", "bn")}
     assert len(nodes) == 2

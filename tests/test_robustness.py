@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from bn_study import results
+from bn_study.cli import main
 from bn_study.train import training
-from tests.conftest import ON_FIXTURE, ROOT
+from tests.conftest import ON_FIXTURE, ROOT, SMALL_BN
 
-# Batch 16 makes an epoch of the fixture 40 steps (about a second), long enough to kill inside one.
-RUN = [sys.executable, "-m", "bn_study", "run", str(ROOT / "configs/article_bn.yaml"),
-       *[a for o in ON_FIXTURE + ["train.epochs=3", "train.batch_size=16"] for a in ("--set", o)]]
+# Batch 8 makes an epoch of the fixture 80 steps of the small CNN (0.5-1 s), long enough to kill inside one.
+RUN = [sys.executable, "-m", "bn_study", "run", str(SMALL_BN),
+       *[a for o in ON_FIXTURE + ["train.epochs=3", "train.batch_size=8"] for a in ("--set", o)]]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
 
 
@@ -81,14 +82,13 @@ def test_killed_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, uninterrupte
     assert json.loads((tmp_path / "run.json").read_text())["attempts"] == 2
 
 
-def test_second_writer_exits_naming_lock_and_pid(tmp_path):
-    long_run = ["--set", "train.epochs=100"]  # still training while the second process starts
+def test_second_writer_exits_naming_lock_and_pid(tmp_path, capsys):
+    long_run = ["--set", "train.epochs=100"]  # still training while the second writer (this process) starts
     first = _start(tmp_path, long_run)
     try:
         _wait_for_rows(tmp_path, 0, first)
-        second = subprocess.run(RUN + long_run + ["--out", str(tmp_path)], env=ENV, capture_output=True, text=True, timeout=120)
-        assert second.returncode == 2
-        assert f"{tmp_path / '.lock'}: held by running process {first.pid}" in second.stderr
+        assert main(RUN[3:] + long_run + ["--out", str(tmp_path)]) == 2
+        assert f"{tmp_path / '.lock'}: held by running process {first.pid}" in capsys.readouterr().err
     finally:
         first.kill()
         first.wait()

@@ -1,7 +1,8 @@
 """Train one run (a config plus a seed) with Keras' compile/fit and callbacks; write its files.
 
-Resuming is Keras' BackupAndRestore: an interrupted run restarted with the same command goes on
-from its last completed epoch; ResumeHistory keeps history.csv at one row per epoch.
+Resuming is Keras' BackupAndRestore (made all-or-nothing in train/backup.py): an interrupted run
+restarted with the same command goes on from its last completed epoch; ResumeHistory keeps
+history.csv at one row per epoch.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bn_study.config.schema import RunConfig
 from bn_study.data.datasets import ImageSet, split
 from bn_study.errors import UserError
 from bn_study.model.build import build_model, build_optimizer
+from bn_study.train.backup import AtomicBackupAndRestore
 from bn_study.train.precise_bn import PreciseBNCallback, recompute_population_statistics
 from bn_study.train.probe import ProbeCallback
 from bn_study.train.steps import StepTestCallback
@@ -225,7 +227,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
           if train.test_every_steps else []),
         *([keras.callbacks.TensorBoard(log_dir=str(run_dir / results.TENSORBOARD_DIR))] if train.tensorboard else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
-        keras.callbacks.BackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
+        AtomicBackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
     ]
     history = model.fit(
         splits.x_train, splits.y_train, batch_size=train.batch_size, epochs=train.epochs,
