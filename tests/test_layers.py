@@ -2,6 +2,7 @@
 saving, training. ManualBatchNorm (the textbook equations) and FusedBatchNorm (TensorFlow's fused kernel)."""
 import json
 import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -125,20 +126,27 @@ def test_fused_layer_refuses_what_the_kernel_cannot_do(args, message):
         FusedBatchNorm(**args)
 
 
-@pytest.mark.parametrize("variant", ["article_bn_manual", "article_bn_fused"])
-def test_article_bn_model_trains_identically_with_our_layers(tmp_path, variant):
+def _train_on_fixture(name: str, out: Path) -> pd.DataFrame:
     mnist = load_dataset(str(FIXTURE_NPZ), "mnist_fixture", log=lambda m: None)
-    histories = {}
-    for name in ("article_bn", variant):
-        config = load_config(ROOT / f"configs/{name}.yaml", ON_FIXTURE + ["train.epochs=2"])
-        training.train_run(config, tmp_path / name, mnist, verbose=0, log=lambda m: None)
-        histories[name] = pd.read_csv(tmp_path / name / "history.csv").drop(columns=list(training.CLOCK_COLUMNS))
-    ours, keras_bn = histories[variant], histories["article_bn"]
+    config = load_config(ROOT / f"configs/{name}.yaml", ON_FIXTURE + ["train.epochs=2"])
+    training.train_run(config, out, mnist, verbose=0, log=lambda m: None)
+    return pd.read_csv(out / "history.csv").drop(columns=list(training.CLOCK_COLUMNS))
+
+
+@pytest.fixture(scope="module")
+def keras_bn_history(tmp_path_factory) -> pd.DataFrame:
+    """The article's BN model with Keras' own layer, trained once for both of ours."""
+    return _train_on_fixture("article_bn", tmp_path_factory.mktemp("article_bn"))
+
+
+@pytest.mark.parametrize("variant", ["article_bn_manual", "article_bn_fused"])
+def test_article_bn_model_trains_identically_with_our_layers(tmp_path, variant, keras_bn_history):
+    ours, keras_bn = _train_on_fixture(variant, tmp_path / variant), keras_bn_history
     assert len(keras_bn) == 2
     losses = ["loss", "val_loss"]
     pd.testing.assert_frame_equal(keras_bn[losses], ours[losses], rtol=1e-4, atol=1e-4)
     # Rounding differences of ~1e-6 per op (the fused kernel sums in another order) can flip one
     # borderline image of the fixture's 160 validation images (0.7 vs 0.69375 seen): allow one.
-    n_val = json.loads((tmp_path / name / "run.json").read_text())["n_val"]
+    n_val = json.loads((tmp_path / variant / "run.json").read_text())["n_val"]
     accuracies = ["accuracy", "val_accuracy"]
     pd.testing.assert_frame_equal(keras_bn[accuracies], ours[accuracies], rtol=0, atol=1.01 / n_val)
