@@ -14,8 +14,8 @@ needs_chromium = pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium"
 
 def test_index_lists_each_experiment_with_its_question_and_verdicts(jobs2_results):
     text = render(jobs2_results.parent, ROOT / "experiments")
-    row = next(line for line in text.splitlines() if line.startswith("| article (no report yet)"))
-    assert "Does adding BatchNormalization" in row  # the experiment file's question: the spec copy predates none
+    row = next(line for line in text.splitlines() if line.startswith("| small (no report yet)"))
+    assert "Does the small CNN train with and without BN?" in row  # from the results' copy of the experiment file
     assert "| 2 of 2 |" in row and "no_bn 0." in row and 'class="verdict' in row  # the fixture runs' claims
 
 
