@@ -101,6 +101,26 @@ def test_interrupted_inside_the_backup_save_resumes_from_the_epoch_before(tmp_pa
     assert (tmp_path / "metrics.json").read_text() == (uninterrupted / "metrics.json").read_text()
 
 
+def test_a_backup_in_keras_own_layout_still_resumes(tmp_path, mnist, monkeypatch, uninterrupted):
+    """Runs stopped before train/backup.py existed hold Keras' latest.weights.h5 and a JSON without
+    'weights' (results/placement had two): the same command must still finish them."""
+    original = training.EpochClock.on_epoch_end
+
+    def stop_in_epoch_2(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt("test")
+
+    monkeypatch.setattr(training, "AtomicBackupAndRestore", training.keras.callbacks.BackupAndRestore)
+    monkeypatch.setattr(training.EpochClock, "on_epoch_end", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_run(_config(epochs=3), tmp_path, mnist, verbose=0, log=lambda m: None)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["latest.weights.h5", "training_metadata.json"]
+    assert training.train_run(_config(epochs=3), tmp_path, mnist, verbose=0, log=lambda m: None) == "complete"
+    pd.testing.assert_frame_equal(_history(tmp_path), _history(uninterrupted))
+
+
 def test_resume_history_drops_rows_that_will_be_retrained(tmp_path):
     path = tmp_path / "history.csv"
     path.write_text("epoch,accuracy,loss\n0,0.5,1.0\n1,0.6,0.9\n2,0.7,0.8\n3,0.8,0.7\n4,0.9")
