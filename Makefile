@@ -46,7 +46,7 @@ studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
 # pytest-xdist processes: whole files go to one (their module fixtures, e.g. one local Ray, stay
-# shared). On this project's 2 cores, 2 take `make test` from 11 min in one process to about 5.
+# shared). On this project's 2 cores, 2 take `make test` from 11 min in one process to under 6.
 TEST_WORKERS ?= 2
 test: install
 	$(PY) -m pytest -q --durations=12 -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests

@@ -43,6 +43,15 @@ def test_same_seed_same_history_other_seed_differs(tmp_path, mnist):
     assert not _history(tmp_path / "a").equals(_history(tmp_path / "c"))
 
 
+def _stopping_in_epoch_2(on_epoch_end):
+    """A callback's on_epoch_end that runs, then raises KeyboardInterrupt at the end of epoch 2."""
+    def stop_in_epoch_2(self, epoch, logs=None):
+        on_epoch_end(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt("test")
+    return stop_in_epoch_2
+
+
 @pytest.mark.parametrize("hook, rows_left", [
     # Interrupted before CSVLogger wrote epoch 2's row: history has epoch 0 only.
     ((training.EpochClock, "on_epoch_end"), [0]),
@@ -54,13 +63,7 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, mnist, monkeypatc
     config = _config(epochs=3)
     cls, method = hook
     original = getattr(cls, method)
-
-    def stop_in_epoch_2(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt("test")
-
-    monkeypatch.setattr(cls, method, stop_in_epoch_2)
+    monkeypatch.setattr(cls, method, _stopping_in_epoch_2(original))
     with pytest.raises(KeyboardInterrupt):
         training.train_run(config, tmp_path, mnist, verbose=0, log=lambda m: None)
     run = json.loads((tmp_path / "run.json").read_text())
@@ -104,15 +107,8 @@ def test_interrupted_inside_the_backup_save_resumes_from_the_epoch_before(tmp_pa
 def test_a_backup_in_keras_own_layout_still_resumes(tmp_path, mnist, monkeypatch, uninterrupted):
     """Runs stopped before train/backup.py existed hold Keras' latest.weights.h5 and a JSON without
     'weights' (results/placement had two): the same command must still finish them."""
-    original = training.EpochClock.on_epoch_end
-
-    def stop_in_epoch_2(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt("test")
-
     monkeypatch.setattr(training, "AtomicBackupAndRestore", training.keras.callbacks.BackupAndRestore)
-    monkeypatch.setattr(training.EpochClock, "on_epoch_end", stop_in_epoch_2)
+    monkeypatch.setattr(training.EpochClock, "on_epoch_end", _stopping_in_epoch_2(training.EpochClock.on_epoch_end))
     with pytest.raises(KeyboardInterrupt):
         training.train_run(_config(epochs=3), tmp_path, mnist, verbose=0, log=lambda m: None)
     monkeypatch.undo()
