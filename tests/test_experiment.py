@@ -105,6 +105,22 @@ def test_report_has_setup_table_claims_and_images(results_dir):
     assert "<table>" in html
 
 
+def test_report_says_which_runs_ran_at_other_threads(results_dir, tmp_path):
+    # Seeds added later under --jobs 2 run at one thread each; the first seeds may have run at the default.
+    assert re.search(r"^- Device: .*TensorFlow threads intra-op", (results_dir / "REPORT.md").read_text(), re.M)
+    mixed = shutil.copytree(results_dir, tmp_path / "mixed")
+    for run_json in mixed.glob("*/seed-1/run.json"):
+        run = json.loads(run_json.read_text())
+        run["threads"] = {"intra_op": 7, "inter_op": 3}
+        run_json.write_text(json.dumps(run))
+    write_reports(mixed)
+    lines = (mixed / "REPORT.md").read_text().splitlines()
+    start = lines.index("- Device: the runs differ in what decides bit-identity (threads, CPU or versions):")
+    groups = lines[start + 1:start + 3]
+    assert [g.split(":")[0] for g in groups] == ["  - 2 runs (seeds 0)", "  - 2 runs (seeds 1)"]
+    assert "intra-op 7, inter-op 3" in groups[1] and "intra-op 7" not in groups[0]
+
+
 def test_rerun_trains_nothing(results_dir):
     experiment = load_experiment(ROOT / "experiments/article.yaml", SHRINK, SEEDS)
     assert run_experiment(experiment, results_dir, verbose=0, log=lambda m: None) == {"skipped": 4}

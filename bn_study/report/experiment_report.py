@@ -103,12 +103,28 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
         lines.append(grid_setup_line(spec))
     seeds = sorted({r.seed for r in runs})
     wall = sum(r.run.get("total_seconds", 0) for r in runs)
-    r0 = first.run
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
-              f"- Device: {machine_line(r0)}",
+              *device_lines(runs),
               f"- Training time of all runs, summed: {wall / 60:.1f} min",
               *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs)), ""]
     return "\n".join(lines)
+
+
+def device_lines(runs: list[RunRecord]) -> list[str]:
+    """The machine, threads and versions of the runs: one line, or one per group when runs differ.
+
+    Runs added later (e.g. seeds 3-9 under --jobs 2 at one thread each, after seeds 0-2 ran one at a
+    time with TensorFlow's default threads) differ in what decides bit-identity; say so, and which."""
+    groups: dict[str, list[RunRecord]] = {}
+    for record in runs:
+        groups.setdefault(machine_line(record.run), []).append(record)
+    if len(groups) == 1:
+        return [f"- Device: {next(iter(groups))}"]
+    lines = ["- Device: the runs differ in what decides bit-identity (threads, CPU or versions):"]
+    for line, group in sorted(groups.items(), key=lambda item: -len(item[1])):
+        seeds = ", ".join(map(str, sorted({r.seed for r in group})))
+        lines.append(f"  - {len(group)} runs (seeds {seeds}): {line}")
+    return lines
 
 
 def machine_line(run: dict) -> str:
@@ -137,7 +153,7 @@ def commands_lines(results_dir: Path, complete_runs: int) -> list[str]:
     last = commands.iloc[-1]
     finished = int(commands["complete"].sum())
     unrecorded = (f"; they finished {finished} of the {complete_runs} complete runs, the others were trained "
-                  f"(or begun) by commands that were interrupted, which are not recorded"
+                  f"(or begun) by commands that were interrupted or ran before {COMMANDS_FILE} was kept"
                   if finished < complete_runs else "")
     return [f"- Wall time of the experiment commands that trained these runs (data check and training; "
             f"{COMMANDS_FILE}): {commands['wall_s'].sum() / 60:.1f} min in {len(commands)} invocation(s), "
