@@ -10,7 +10,7 @@ RESULTS := results/article
 # Runs at once (make reproduce JOBS=2): each in its own process with cores // JOBS threads.
 JOBS ?= 1
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test test-slow plots site check-html bench bench-bn bench-threads profile bench-parallel
+.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow plots site check-html bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -50,6 +50,14 @@ studies: data
 TEST_WORKERS ?= 2
 test: install
 	$(PY) -m pytest -q --durations=12 -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
+
+# The tests whose numbers depend on TensorFlow's kernels (BN layers, fused BN, profile, bench, equal
+# runs), again with oneDNN the other way round from this CPU's default (TensorFlow turns it on only on
+# CPUs with AVX512_VNNI/BF16, AVX_VNNI or AMX): CI checks both kernel paths on whatever machine it gets.
+KERNEL_TESTS := tests/test_layers.py tests/test_profile.py tests/test_bench.py tests/test_training.py tests/test_parallel.py
+ONEDNN_FLIPPED = $(shell env -u TF_ENABLE_ONEDNN_OPTS $(PY) -c 'from bn_study.train.machine import onednn_enabled; print(int(not onednn_enabled()))' 2>/dev/null)
+test-onednn-flipped: install
+	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN_FLIPPED) $(PY) -m pytest -q --durations=5 -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(KERNEL_TESTS)
 
 # Every experiment file run shrunk on the fixture, and a second signal for resume: CI runs it after
 # `test`. Each test here is independent and long, so they are shared out one by one.

@@ -8,11 +8,15 @@ User mistakes (UserError) print one line, `bn_study: error: ...`, and exit 2 wit
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
 
 from bn_study.errors import UserError
+from bn_study.train.machine import COMMAND_VARIABLE
+from bn_study.train.quiet_tensorflow import import_tensorflow
+from bn_study.train.threads import configure_threads
 
 DEFAULT_RESULTS = Path("results")
 
@@ -25,6 +29,16 @@ def _seeds(text: str) -> tuple[int, ...]:
     if any(s < 0 for s in seeds):
         raise argparse.ArgumentTypeError(f"seeds must be non-negative, got '{text}'")
     return seeds
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got '{text}'")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -56,11 +70,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train one config with one seed")
     p.add_argument("config", type=Path)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=_non_negative, help="default: the config's seed")
     p.add_argument("--set", dest="overrides", **overrides)
-    p.add_argument("--out", type=Path, help="run directory (default results/runs/<config>/seed-<k>)")
+    p.add_argument("--out", type=Path, help="run directory (default results/runs/<config>[+<overrides>]/seed-<k>)")
     p.add_argument("--threads-per-run", type=_positive, metavar="T",
                    help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
+
+    p = sub.add_parser("rerun", help="train a finished run again from its own files (config, seed, threads, "
+                                     "oneDNN setting); say whether it is bit-identical, and what differs")
+    p.add_argument("run_dir", type=Path, help="a run directory, e.g. results/article/bn/seed-0")
+    p.add_argument("--out", type=Path, help="default results/local/rerun/<run directory>")
 
     p = sub.add_parser("experiment", help="train every variant x seed, then plot and report")
     p.add_argument("experiment", type=Path)
@@ -138,31 +157,55 @@ def _verbose() -> int:
 
 def cmd_show(args) -> None:
     from bn_study.config.schema import load_config
-    from bn_study.model.build import build_model, check_buildable
     from bn_study.config.yamlio import dump_yaml
 
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, args.overrides)  # config errors before TensorFlow starts
+    import_tensorflow()
+    from bn_study.model.build import build_model, check_buildable
+
     check_buildable(config)
     print(f"# {args.config} resolved (fingerprint {config.fingerprint()})")
     print(dump_yaml(config.to_raw()))
     build_model(config.model).summary()
 
 
+def run_folder(config_path: Path, overrides: list[str], seed: int) -> Path:
+    """results/runs/<config>/seed-<k>; with --set overrides results/runs/<config>+<overrides>/seed-<k>
+    (or +<fingerprint of the overrides> when they do not make a short, plain folder name)."""
+    name = config_path.stem
+    if overrides:
+        text = ",".join(overrides)
+        plain = len(text) <= 80 and all(c.isalnum() or c in "._=,-" for c in text)
+        name += "+" + (text if plain else hashlib.sha256(text.encode()).hexdigest()[:12])
+    return DEFAULT_RESULTS / "runs" / name / f"seed-{seed}"
+
+
 def cmd_run(args) -> None:
     from bn_study.config.schema import load_config
+    from bn_study.results import METRICS_FILE, read_json
+
+    config = load_config(args.config, args.overrides, seed=args.seed)  # config errors before TensorFlow starts
+    configure_threads(args.threads_per_run)  # starts TensorFlow: before its first op
     from bn_study.data.datasets import load_dataset
     from bn_study.model.build import check_buildable
     from bn_study.train.training import train_run
 
-    from bn_study.train.threads import configure_threads
-
-    configure_threads(args.threads_per_run)  # before TensorFlow's first op
-    config = load_config(args.config, args.overrides, seed=args.seed)
     check_buildable(config)
-    out = args.out or DEFAULT_RESULTS / "runs" / args.config.stem / f"seed-{config.seed}"
+    out = args.out or run_folder(args.config, args.overrides, config.seed)
     images = load_dataset(config.data.path, config.data.dataset)
     status = train_run(config, out, images, variant=args.config.stem, verbose=_verbose())
-    print(f"{out}: {status}")
+    metrics = out / METRICS_FILE
+    accuracy = f", test accuracy {read_json(metrics)['test_accuracy']:.4f}" if metrics.is_file() else ""
+    print(f"{out}: {status}{accuracy}")
+
+
+def cmd_rerun(args) -> None:
+    from bn_study.run.rerun import default_out, describe, read_original, rerun, rerun_environment
+
+    original = read_original(args.run_dir)
+    os.environ.update(rerun_environment(original))  # before TensorFlow starts: threads and oneDNN
+    report = rerun(args.run_dir, args.out or default_out(args.run_dir, DEFAULT_RESULTS), verbose=_verbose())
+    print(describe(report))
 
 
 def cmd_experiment(args) -> None:
@@ -170,10 +213,10 @@ def cmd_experiment(args) -> None:
 
     from bn_study.run.experiment import load_experiment, run_experiment
     from bn_study.run.jobs import make_engine
-    from bn_study.train.threads import configure_threads
 
     started = time.perf_counter()
     engine = make_engine(args.engine, args.jobs, args.threads_per_run, args.address)
+    experiment = load_experiment(args.experiment, args.overrides, args.seeds)  # config errors first
     if engine.name == "ray":
         from bn_study.run.ray_engine import check_address, import_ray
 
@@ -181,7 +224,6 @@ def cmd_experiment(args) -> None:
         check_address(engine.address)
     elif not engine.parallel:
         configure_threads(engine.threads_per_run())  # this process trains: before TensorFlow's first op
-    experiment = load_experiment(args.experiment, args.overrides, args.seeds)
     out = args.out or DEFAULT_RESULTS / experiment.spec.name
     counts = run_experiment(experiment, out, verbose=_verbose(), engine=engine)
     trained_in = time.perf_counter() - started
@@ -274,13 +316,13 @@ def cmd_bench(args) -> None:
 
 def cmd_profile(args) -> None:
     from bn_study.config.schema import load_config
+
+    configs = {path.stem: load_config(path, args.overrides) for path in args.configs}  # before TensorFlow
+    configure_threads(args.threads_per_run)  # starts TensorFlow: before its first op
+    from bn_study.bench.profile import write_profile
     from bn_study.data.datasets import load_dataset
     from bn_study.model.build import check_buildable
-    from bn_study.bench.profile import write_profile
-    from bn_study.train.threads import configure_threads
 
-    configure_threads(args.threads_per_run)  # before TensorFlow's first op
-    configs = {path.stem: load_config(path, args.overrides) for path in args.configs}
     for config in configs.values():
         check_buildable(config)
     datasets = {(c.data.path, c.data.dataset) for c in configs.values()}
@@ -327,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # a bad option (one line already printed), or --help
         return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
+    os.environ[COMMAND_VARIABLE] = args.command_line  # run.json records it, in worker processes too
     try:
         globals()[f"cmd_{args.command.replace('-', '_')}"](args)
     except UserError as e:

@@ -22,6 +22,7 @@ from bn_study.errors import UserError
 
 CONFIG_FILE, RUN_FILE, HISTORY_FILE, METRICS_FILE = "config.yaml", "run.json", "history.csv", "metrics.json"
 BACKUP_DIR, LOCK_FILE = "backup", ".lock"
+SHRUNK_FILE = "shrunk.json"  # the --set overrides and --seeds that made an experiment differ from its file
 COMMANDS_FILE = "commands.csv"  # one row per experiment command that trained here: its wall time
 PROBE_FILE, STEPS_FILE = "probe.csv", "steps.csv"  # written only when the config asks (train/probe.py, train/steps.py)
 TENSORBOARD_DIR = "tensorboard"  # train.tensorboard: Keras' TensorBoard event files

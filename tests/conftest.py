@@ -9,6 +9,10 @@ os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="bn_study_keras_home_")
 
 import pytest  # noqa: E402
 
+from bn_study.train.quiet_tensorflow import import_tensorflow  # noqa: E402
+
+import_tensorflow()  # without its start-up notices, as the CLI does
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 FIXTURE_NPZ = FIXTURES / "mnist_fixture.npz"

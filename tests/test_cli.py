@@ -81,3 +81,42 @@ def test_tidy_paths_rewrites_recorded_machine_paths_once(tmp_path, monkeypatch, 
     assert tidied == {**record, "data_source": "~/.keras/datasets/mnist.npz"}  # nothing else moved
     assert (run_dir / "train.log").read_text() == "[run 1/2] bn seed 0 -> results/x/bn/seed-0 (process 7)\nEpoch 1/2\n"
     assert main(["tidy-paths", "results"]) == 0 and "rewrote 0 files" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", NO_BN, "--seed", "-1"], "argument --seed: expected a non-negative integer, got '-1'"),
+    (["show", BN, "--set", "model.layers.1.momentun=0.9"], "'momentun' (did you mean 'momentum'?)"),
+    (["show", BN, "--set", "model.layers.1.class=BatchNorm"], "(did you mean 'BatchNormalization'?)"),
+    (["show", BN, "--set", "model.layers.1.class=FusedBatchNom"], "(did you mean 'FusedBatchNorm'?)"),
+])
+def test_mistakes_name_the_flag_or_the_close_match(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_folder_names_the_overrides():
+    from pathlib import Path
+
+    from bn_study.cli import run_folder
+
+    assert run_folder(Path("configs/article_bn.yaml"), [], 3) == Path("results/runs/article_bn/seed-3")
+    assert run_folder(Path("configs/article_bn.yaml"), ["model.layers.1.momentum=0.9"], 0) == Path(
+        "results/runs/article_bn+model.layers.1.momentum=0.9/seed-0")
+    odd = run_folder(Path("a.yaml"), ["data.path=/x/y.npz"], 0)  # a path: a hash, never a nested folder
+    assert odd.parent.name.startswith("a+") and "/" not in odd.parent.name and len(odd.parent.name) == 14
+
+
+def test_tensorflow_start_up_prints_nothing_and_config_errors_come_before_it(tmp_path):
+    """With oneDNN on (the default on AVX512_VNNI/AMX CPUs), TensorFlow's import prints absl's and
+    oneDNN's notices unless filtered; a config error should not even wait for TensorFlow."""
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", PYTHONPATH=str(ROOT))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    shown = subprocess.run([sys.executable, "-m", "bn_study", "show", NO_BN], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "Total params: 431,242" in shown.stdout
+    assert shown.stderr == "", shown.stderr
+    bad = subprocess.run([sys.executable, "-X", "importtime", "-m", "bn_study", "run", NO_BN, "--set", "train.epocs=2"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown key 'train.epocs'" in bad.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in bad.stderr.splitlines() if line.startswith("import time:")]
+    assert "json" in imported and "tensorflow" not in imported  # -X importtime lists every module imported

@@ -1,5 +1,6 @@
 """End to end on the fixture: the article's experiment shrunk by --set, its files, plots and report."""
 import json
+import os
 import re
 import shutil
 
@@ -11,7 +12,6 @@ from bn_study.cli import main
 from bn_study.run.experiment import load_experiment, run_experiment
 from bn_study.report.plots import draw_plots
 from bn_study.report.experiment_report import write_reports
-from bn_study.train.threads import cpu_facts
 from tests.conftest import ON_FIXTURE, ROOT
 
 SHRINK = ON_FIXTURE + ["train.epochs=2"]
@@ -45,7 +45,14 @@ def test_every_run_writes_its_files(results_dir):
             assert run["status"] == "complete" and run["seed"] == seed
             assert {"python", "tensorflow", "keras", "numpy", "device", "threads", "started", "ended",
                     "total_seconds"} <= set(run)
-            assert run["cpu"] == cpu_facts()  # the machine's CPU and vector ISA decide bit-identity
+            # What decides bit-identity (CPU, ISA, caches, oneDNN) and which code and command made it.
+            assert run["cpu"]["model"] and run["cpu"]["isa"] and set(run["cpu"]["caches"]) >= {"L1d", "L2"}
+            onednn_setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")  # CI runs some tests with it flipped
+            if onednn_setting in ("0", "1"):
+                assert run["numerics"] == {"onednn": onednn_setting == "1",
+                                           "environment": {"TF_ENABLE_ONEDNN_OPTS": onednn_setting}}
+            assert isinstance(run["numerics"]["onednn"], bool)
+            assert re.fullmatch(r"[0-9a-f]{40}", run["commit"]) and isinstance(run["dirty"], bool)
             assert (run["n_train"], run["n_val"], run["n_test"]) == (640, 160, 200)
             metrics = json.loads((run_dir / "metrics.json").read_text())
             assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
@@ -94,6 +101,9 @@ def test_article_figure_page_has_a_row_per_experiment(results_dir, tmp_path):
 def test_report_has_setup_table_claims_and_images(results_dir):
     report = (results_dir / "REPORT.md").read_text()
     assert "Complete runs: 4 of 4" in report
+    # Shrunk by --set and --seeds: said in the title and at the top, with what was changed.
+    assert report.startswith("# Report: article (shrunk smoke run)\n")
+    assert "`--set train.epochs=2`" in report.split("**Question.**")[0] and "seeds 0, 1 only" in report
     assert "431,242 parameters" in report and "433,034 parameters" in report
     assert "| test accuracy |" in report
     claims = [l for l in report.splitlines() if re.match(r"\| \d+ \| ", l)]

@@ -144,7 +144,11 @@ def test_article_bn_model_trains_identically_with_our_layers(tmp_path, variant, 
     ours, keras_bn = _train_on_fixture(variant, tmp_path / variant), keras_bn_history
     assert len(keras_bn) == 2
     losses = ["loss", "val_loss"]
-    pd.testing.assert_frame_equal(keras_bn[losses], ours[losses], rtol=1e-4, atol=1e-4)
+    # Two epochs of Adam amplify the ~1e-6 rounding of one step (layer tests above: 1e-5), more with
+    # oneDNN's kernels: largest relative loss difference 2.7e-4 on an AMX Xeon, 3.6e-4 (fused) and
+    # 1.1e-4 (manual) on an AVX2 EPYC with oneDNN on, 2.1e-5 / 9.4e-5 with it off. 2e-3 keeps 5x room;
+    # a wrong momentum or epsilon moves the validation loss by far more (10-100% after epoch 1).
+    pd.testing.assert_frame_equal(keras_bn[losses], ours[losses], rtol=2e-3, atol=1e-4)
     # Rounding differences of ~1e-6 per op (the fused kernel sums in another order) can flip one
     # borderline image of the fixture's 160 validation images (0.7 vs 0.69375 seen): allow one.
     n_val = json.loads((tmp_path / variant / "run.json").read_text())["n_val"]

@@ -1,5 +1,6 @@
-"""--engine ray on one local Ray (2 CPUs, shared by this module): the same histories as --jobs 2,
-a run that raises recorded as failed, and a worker killed mid-run retried to the same result."""
+"""--engine ray on one small simulated two-node cluster (one CPU per node), shared by every Ray test:
+the runs land on both nodes and equal the same runs under --jobs 2, a run that raises is recorded as
+failed, and a worker killed mid-run is retried to the same result."""
 import json
 import os
 import signal
@@ -10,18 +11,38 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
 
 from bn_study.run import ray_engine  # noqa: E402
 from bn_study.run.experiment import load_experiment, run_experiment  # noqa: E402
 from bn_study.run.jobs import make_engine  # noqa: E402
 from tests.conftest import PARALLEL_SETS, SMALL_BN, SMALL_EXPERIMENT, SMALL_NO_BN, assert_same_runs  # noqa: E402
 
+# A busy machine (another training job on the same 2 cores) delays heartbeats: with Ray's default
+# (a node is dead after 5 missed checks of 3 s) raylets were declared dead mid-test. 30 misses = 90 s.
+PATIENT = {"health_check_period_ms": 3000, "health_check_failure_threshold": 30}
+
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, **ray_engine.init_options())  # never a stale cluster
-    yield
+def two_nodes():
+    if ray.is_initialized():  # never a cluster left over from an earlier test
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "_system_config": PATIENT})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes(timeout=180)  # generous: start-up under load took over 30 s
+    ray.init(address=cluster.address, **ray_engine.init_options())
+    yield cluster
     ray.shutdown()
+    cluster.shutdown()
+
+
+def test_runs_land_on_both_nodes(two_nodes, jobs2_results, tmp_path):
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+    experiment = load_experiment(SMALL_EXPERIMENT, PARALLEL_SETS, (0,))
+    assert run_experiment(experiment, tmp_path, log=lambda m: None, engine=make_engine("ray")) == {"complete": 2}
+    nodes = {json.loads((tmp_path / v / "seed-0/run.json").read_text())["ray_node_id"] for v in ("no_bn", "bn")}
+    assert len(nodes) == 2
+    assert_same_runs(tmp_path, jobs2_results)
 
 
 def _spec(tmp_path: Path) -> Path:
@@ -37,7 +58,7 @@ variants:
     return spec
 
 
-def test_same_histories_as_jobs2_and_a_failing_run_is_recorded(local_ray, jobs2_results, tmp_path):
+def test_same_histories_as_jobs2_and_a_failing_run_is_recorded(two_nodes, jobs2_results, tmp_path):
     experiment = load_experiment(_spec(tmp_path), PARALLEL_SETS, (0,))
     counts = run_experiment(experiment, tmp_path / "out", log=lambda m: None, engine=make_engine("ray"))
     assert counts == {"complete": 2, "failed": 1}
@@ -64,7 +85,7 @@ def _task_pid(title: str) -> int | None:
     return None
 
 
-def test_worker_killed_mid_run_is_retried_to_the_same_result(local_ray, jobs2_results, tmp_path):
+def test_worker_killed_mid_run_is_retried_to_the_same_result(two_nodes, jobs2_results, tmp_path):
     experiment = load_experiment(SMALL_EXPERIMENT, PARALLEL_SETS, (0,))
     outcome = {}
     runner = threading.Thread(target=lambda: outcome.update(counts=run_experiment(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bn_study.train import training
-from bn_study.data.batches import in_order
+from bn_study.data.batches import in_order, shuffled
 from bn_study.config.schema import load_config
 from bn_study.data.datasets import load_dataset, split
 from bn_study.model.build import build_model
@@ -182,6 +182,28 @@ def test_our_evaluation_batches_give_keras_losses_exactly(mnist):
                 == model.evaluate(splits.x_val, splits.y_val, batch_size=batch_size, verbose=0))
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_our_training_batches_give_keras_histories_exactly(mnist, shuffle):
+    """Training batches come from batches.shuffled, not Keras' array pipeline: the same permutation
+    each epoch (BN makes every loss depend on which images share a batch), to the bit."""
+    import keras
+    import tensorflow as tf
+
+    splits = split(mnist, 0.2)
+    x, y = splits.x_train[:610], splits.y_train[:610]  # 610 = 9 batches of 64 and a partial one of 34
+    histories = []
+    for ours in (False, True):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(7)
+        tf.config.experimental.enable_op_determinism()
+        model = build_model(_config().model)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        feed = dict(x=shuffled(x, y, 64, shuffle)) if ours else dict(x=x, y=y, batch_size=64, shuffle=shuffle)
+        histories.append(model.fit(**feed, epochs=3, verbose=0).history)
+    assert histories[0] == histories[1]
+    assert len(set(histories[0]["loss"])) == 3  # it trained
+
+
 def test_tensorboard_logs_without_changing_the_run(tmp_path, mnist):
     for name, extra in (("plain", []), ("logged", ["train.tensorboard=true"])):
         config = _config(epochs=1, extra=["data.train_limit=300", *extra])
@@ -189,3 +211,25 @@ def test_tensorboard_logs_without_changing_the_run(tmp_path, mnist):
     pd.testing.assert_frame_equal(_history(tmp_path / "plain"), _history(tmp_path / "logged"), check_exact=True)
     assert list((tmp_path / "logged/tensorboard/train").glob("events.out.tfevents.*"))
     assert not (tmp_path / "plain/tensorboard").exists()
+
+
+def test_rerun_of_a_run_is_bit_identical_and_says_what_differs(tmp_path, mnist, monkeypatch):
+    from bn_study.run import rerun
+
+    original = tmp_path / "original"
+    training.train_run(_config(epochs=1, extra=["data.train_limit=300"]), original, mnist, verbose=0, log=lambda m: None)
+    record = json.loads((original / "run.json").read_text())
+    env = rerun.rerun_environment(record)
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == ("1" if record["numerics"]["onednn"] else "0")
+    assert env["TF_NUM_INTRAOP_THREADS"] == str(record["threads"]["intra_op"])
+    report = rerun.rerun(original, tmp_path / "again", verbose=0, log=lambda m: None)
+    assert report["bit_identical"] and set(report["max_abs_difference"].values()) == {0.0}
+    assert "bit-identical" in rerun.describe(report).splitlines()[0]
+    # A run that differs is reported with its largest difference and the facts that differ.
+    history = pd.read_csv(tmp_path / "again/history.csv")
+    history.loc[0, "val_loss"] += 0.5
+    history.to_csv(tmp_path / "again/history.csv", index=False)
+    changed = rerun.compare_runs(original, tmp_path / "again")
+    assert not changed["bit_identical"] and changed["max_abs_difference"]["val_loss"] == pytest.approx(0.5)
+    other = dict(record, cpu={"model": "Other CPU", "isa": ["avx2"], "caches": {}})
+    assert list(rerun.differing_facts(record, other)) == ["cpu"]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import inspect
+import re
 
 import keras
 
@@ -25,10 +27,39 @@ def layer_class(name: str, where: str) -> type:
     cls = CUSTOM_LAYERS.get(name) or getattr(keras.layers, name, None)
     if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
         return cls
-    known = [n for n in dir(keras.layers) if n[:1].isupper()] + list(CUSTOM_LAYERS)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    keras_names = [n for n in dir(keras.layers) if n[:1].isupper()]
+    close = suggest(name, keras_names, list(CUSTOM_LAYERS))
+    hint = f" (did you mean '{close}'?)" if close else ""
     raise UserError(f"{where}: unknown layer class '{name}'{hint}")
+
+
+def suggest(name: str, preferred: list[str], others: list[str] = ()) -> str | None:
+    """The known name `name` most likely misspells: one it begins (any case) first, then the
+    closest; Keras' own names before bn_study's ('BatchNorm' -> BatchNormalization, not FusedBatchNorm)."""
+    for candidates in (preferred, list(others)):
+        starts = sorted((c for c in candidates if c.lower().startswith(name.lower())), key=len)
+        if starts:
+            return starts[0]
+    for candidates in (preferred, list(others)):
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        if close:
+            return close[0]
+    close = difflib.get_close_matches(name, [*preferred, *others], n=1)
+    return close[0] if close else None
+
+
+def _argument_hint(cls: type, error: Exception) -> str:
+    """'; did you mean momentum?' for each unknown keyword argument Keras names in `error`."""
+    match = re.search(r"Unrecognized keyword arguments[^{]*\{(.*)\}", str(error))
+    if not match:
+        return ""
+    unknown = re.findall(r"'([^']+)'\s*:", match.group(1))
+    known = [p for klass in cls.__mro__ if klass is not object
+             for p in inspect.signature(klass.__init__).parameters if p not in ("self", "args", "kwargs")]
+    known += ["name", "dtype", "trainable", "autocast", "input_shape", "input_dim", "batch_size", "input_dtype"]
+    hints = [f"'{u}' (did you mean '{close}'?)" for u in unknown
+             if (close := next(iter(difflib.get_close_matches(u, known, n=1)), None))]
+    return f"; {', '.join(hints)}" if hints else ""
 
 
 def build_layer(spec: ClassSpec, where: str) -> keras.layers.Layer:
@@ -41,7 +72,7 @@ def build_layer(spec: ClassSpec, where: str) -> keras.layers.Layer:
     try:
         return cls(**spec.args)
     except Exception as e:  # Keras raises TypeError or ValueError for a bad argument
-        raise UserError(f"{where}: Keras rejects the arguments: {_first_line(e)}") from None
+        raise UserError(f"{where}: Keras rejects the arguments: {_first_line(e)}{_argument_hint(cls, e)}") from None
 
 
 def build_model(config: ModelConfig) -> keras.Model:

@@ -18,7 +18,7 @@ from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.report.html_page import to_html
 from bn_study.report.probe_report import probe_section
 from bn_study.report.tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
-from bn_study.results import COMMANDS_FILE, RunRecord, find_runs, write_text
+from bn_study.results import COMMANDS_FILE, SHRUNK_FILE, RunRecord, find_runs, read_json, write_text
 from bn_study.report.summary import mean_ci, summary_table
 from bn_study.report.verdicts import RULES, judge_all
 
@@ -136,6 +136,10 @@ def machine_line(run: dict) -> str:
         parts.append(f"{cpu.get('model')} with {' '.join(cpu.get('isa', [])) or 'no listed vector ISA'}")
     parts.append(f"TensorFlow threads intra-op {threads.get('intra_op', 'default')}, inter-op {threads.get('inter_op', 'default')}"
                  if threads else "TensorFlow threads: default (not recorded)")
+    numerics = run.get("numerics")
+    if numerics:  # recorded since 2026-12-01; older runs say nothing rather than guess
+        settings = "".join(f", {k}={v}" for k, v in numerics.get("environment", {}).items())
+        parts.append(f"oneDNN {'on' if numerics.get('onednn') else 'off'}{settings}")
     parts.append(", ".join(f"{name} {run[key]}" for name, key in (("Python", "python"), ("TensorFlow", "tensorflow"),
                                                                    ("Keras", "keras"), ("NumPy", "numpy")) if key in run))
     return "; ".join(parts)
@@ -250,6 +254,19 @@ def plots_section(results_dir: Path, variants: list[str]) -> str:
     return "\n".join(lines)
 
 
+def shrunk_note(results_dir: Path) -> str:
+    """A warning for an experiment run with --set or --seeds (results.SHRUNK_FILE); '' otherwise."""
+    path = Path(results_dir) / SHRUNK_FILE
+    if not path.is_file():
+        return ""
+    shrunk = read_json(path)
+    changes = [f"`--set {s}`" for s in shrunk.get("set", [])]
+    if shrunk.get("seeds") is not None:
+        changes.append(f"seeds {', '.join(map(str, shrunk['seeds']))} only")
+    return (f"> **Shrunk smoke run, not the experiment's result.** Trained with {', '.join(changes)} in place of "
+            f"the experiment file's settings: a check that the pipeline runs, whose numbers say nothing about BN.")
+
+
 def render_markdown(results_dir: Path) -> str:
     results_dir = Path(results_dir)
     spec = load_spec(results_dir / SPEC_FILE)
@@ -262,7 +279,9 @@ def render_markdown(results_dir: Path) -> str:
                if not any(r.variant == v and r.seed == s for r in runs + diverged)]
     summary = summary_table(runs + diverged, spec.thresholds, variants)
     listed = [v.name for v in spec.variants]  # a grid's variants are reported against the swept value
-    head = [f"# Report: {spec.name}", "", *([f"**Question.** {spec.question}", ""] if spec.question else []),
+    head = [f"# Report: {spec.name}" + (" (shrunk smoke run)" if shrunk_note(results_dir) else ""), "",
+            *([shrunk_note(results_dir), ""] if shrunk_note(results_dir) else []),
+            *([f"**Question.** {spec.question}", ""] if spec.question else []),
             f"Written by `bn-study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
             f"Complete runs: {len(runs)} of {expected} ({len(variants)} variants × {len(spec.seeds)} seeds)"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.results import RunRecord
@@ -50,7 +51,8 @@ def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, 
     seed = min(r.seed for r in runs)
     colors = _colors(variants)
     chosen = [r for v in variants for r in runs if r.variant == v and r.seed == seed]
-    zoom = metric != "loss" and min(len(r.history) for r in chosen) > 1  # a 1-epoch run has nothing to zoom on
+    # The zoom shows the epochs after the first fifth: it needs 5 epochs to hold more than one.
+    zoom = metric != "loss" and min(len(r.history) for r in chosen) >= 5
     fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(12 if zoom else 7, 4.5), squeeze=False)
     for ax in axes[0]:
         for run in chosen:
@@ -149,6 +151,9 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
             if len(reached):
                 ax.plot([i - 0.2, i + 0.2], [reached.mean()] * 2, color="black")
         ax.set_xticks(range(len(variants)), variants)
+        # From 0 to past the 'never' marks: a 2-epoch run's axis would otherwise span 2.85-3.15.
+        ax.set_ylim(0, summary["epochs"].max() + 1.8)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"epochs to reach validation accuracy {t:g}")
         ax.set_ylabel("epochs (black: mean of runs that reached it)")
         ax.grid(alpha=0.3, axis="y")

@@ -11,7 +11,7 @@ import base64
 import io
 import re
 from collections import Counter
-from datetime import datetime, timezone
+import subprocess
 from pathlib import Path
 
 from PIL import Image
@@ -21,7 +21,7 @@ from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.report.html_page import to_html
 from bn_study.report.experiment_report import REPORT_HTML
 from bn_study.report.tables import markdown_table
-from bn_study.results import DIVERGED, find_runs, write_text
+from bn_study.results import DIVERGED, SHRUNK_FILE, find_runs, write_text
 from bn_study.report.summary import summary_table
 from bn_study.report.verdicts import judge_all
 
@@ -72,6 +72,8 @@ def experiment_row(results_dir: Path, experiments_dir: Path) -> list[str]:
     image = f'<img src="{thumbnail_uri(thumb)}" alt="{results_dir.name}" width="240">' if thumb else ""
     name, figure = (f"[{spec.name}]({link})", f'<a href="{link}">{image}</a>') if report.is_file() else (
         f"{spec.name} (no report yet)", image)
+    if (results_dir / SHRUNK_FILE).is_file():
+        name += " (shrunk smoke run)"
     return [name, _question(spec, experiments_dir),
             f"{complete} of {len(variants) * len(spec.seeds)}", headline, verdicts, figure]
 
@@ -84,14 +86,29 @@ def _title(readme: Path) -> str:
     return f"{title}: `{command.group(1)}`" if command else title
 
 
+def git_ignored(folders: list[Path]) -> set[Path]:
+    """The folders git ignores (scratch such as results/local/, results/*-quick/); none outside git."""
+    if not folders:
+        return set()
+    try:
+        done = subprocess.run(["git", "-C", str(folders[0].parent), "check-ignore", "--stdin"], capture_output=True,
+                              input="\n".join(p.name for p in folders).encode(), timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return {folders[0].parent / name for name in done.stdout.decode().split()} if done.returncode in (0, 1) else set()
+
+
 def render(results_root: Path, experiments_dir: Path) -> str:
-    """index.html's Markdown (with inline thumbnails)."""
+    """index.html's Markdown (with inline thumbnails): the folders git would commit, not scratch."""
     folders = sorted(p for p in results_root.iterdir() if p.is_dir())
+    ignored = git_ignored(folders)
+    folders = [p for p in folders if p not in ignored]
     experiments = [p for p in folders if (p / SPEC_FILE).is_file()]
     measurements = [p for p in folders if not (p / SPEC_FILE).is_file() and (p / "README.md").is_file()]
     rows = [experiment_row(p, experiments_dir) for p in experiments]
     lines = ["# bn_study results", "",
-             f"Written by `bn-study site` on {datetime.now(timezone.utc):%Y-%m-%d} from the result folders below. "
+             "Written by `bn-study site` from the result folders below (scratch folders that git ignores, "
+             "such as `make quick`'s, are left out). "
              "Each experiment's report states its setup, numbers over seeds, claims with verdicts and plots; "
              "verdict rules are in each report.", "", "## Experiments", "",
              markdown_table(["experiment", "question", "complete runs", "mean test accuracy", "claims", "figure"], rows),

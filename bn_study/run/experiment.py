@@ -25,6 +25,8 @@ class Experiment:
     spec: ExperimentSpec
     path: Path
     configs: dict[str, RunConfig]
+    overrides: tuple[str, ...] = ()  # the command line's --set, applied to every variant
+    seeds_replaced: bool = False  # --seeds replaced the experiment file's seeds
 
 
 def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None) -> Experiment:
@@ -41,7 +43,7 @@ def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[in
             check_buildable(configs[variant.name])
         except UserError as e:
             raise UserError(f"variant '{variant.name}': {e}") from None
-    return Experiment(spec, path, configs)
+    return Experiment(spec, path, configs, tuple(overrides), seeds is not None)
 
 
 def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
@@ -60,6 +62,7 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
         # The resolved spec beside the runs: plots and reports read variants, claims and
         # thresholds from here, never from the (editable) experiments/ file.
         results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
+        _record_shrinking(experiment, out)
         variants = tuple(v.name for v in experiment.spec.all_variants)
         jobs, skipped = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log)
         data = {}
@@ -77,6 +80,17 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
     if skipped:
         counts["skipped"] = skipped
     return counts
+
+
+def _record_shrinking(experiment: Experiment, out: Path) -> None:
+    """SHRUNK_FILE when --set or --seeds changed the experiment (the report then says so at its
+    top); none when the experiment runs as its file says."""
+    path = out / results.SHRUNK_FILE
+    if experiment.overrides or experiment.seeds_replaced:
+        results.write_json(path, {"set": list(experiment.overrides),
+                                  "seeds": list(experiment.spec.seeds) if experiment.seeds_replaced else None})
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _data_key(config: RunConfig) -> tuple:

@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import bn_study
+from bn_study.train.machine import COMMAND_VARIABLE, NUMERICS_VARIABLES
 from bn_study import results
 from bn_study.errors import UserError
 from bn_study.run.jobs import Engine, Job, longest_first, progress_bar
@@ -57,6 +58,8 @@ def check_address(address: str | None) -> None:
 def _env_vars(threads: int | None = None) -> dict:
     """The workers' environment: quiet TensorFlow; its thread pools, read when it starts."""
     env_vars = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    # What run.json records as deciding the numbers and as the command: the same on every node.
+    env_vars.update({name: os.environ[name] for name in (*NUMERICS_VARIABLES, COMMAND_VARIABLE) if name in os.environ})
     if threads is not None:
         env_vars.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
     return env_vars

@@ -23,13 +23,15 @@ def default_threads(jobs: int) -> int:
 
 
 def configure_threads(threads: int | None) -> None:
-    """Fix TensorFlow's intra- and inter-op pools at `threads` each (None: TensorFlow's default).
+    """Start TensorFlow (quietly) with its intra- and inter-op pools at `threads` each (None: its default).
 
     Raises RuntimeError if TensorFlow has already run an op in this process.
     """
+    from bn_study.train.quiet_tensorflow import import_tensorflow
+
+    tf = import_tensorflow()
     if threads is None:
         return
-    import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -60,27 +62,3 @@ def peak_rss_mb() -> float:
 
 def host_name() -> str:
     return socket.gethostname()
-
-
-# The vector instruction sets decide which kernels TensorFlow's oneDNN/Eigen pick, and so the last
-# digits of a run: seed 0 of the article's no-BN model ended at test accuracy 0.9906 on an AMD EPYC
-# with AVX2 but no AVX-512 against the committed 0.9921 (same versions). Named as /proc/cpuinfo does.
-VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-              "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2")
-
-
-def cpu_facts() -> dict:
-    """The CPU model and its vector ISA flags (Linux /proc/cpuinfo; 'unknown' elsewhere)."""
-    model, flags = "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model == "unknown":
-                    model = value.strip()
-                elif key in ("flags", "Features") and not flags:  # x86, ARM
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return {"model": model, "isa": [name for name in VECTOR_ISA if name in flags]}

@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow as tf
 
 from bn_study import results
-from bn_study.data.batches import in_order
+from bn_study.data.batches import in_order, shuffled
 from bn_study.config.schema import RunConfig
 from bn_study.data.datasets import ImageSet, split
 from bn_study.errors import UserError
@@ -30,7 +30,8 @@ from bn_study.train.backup import AtomicBackupAndRestore
 from bn_study.train.precise_bn import PreciseBNCallback, recompute_population_statistics
 from bn_study.train.probe import ProbeCallback
 from bn_study.train.steps import StepTestCallback
-from bn_study.train.threads import cpu_facts, cpu_seconds, host_name, peak_rss_mb, thread_counts
+from bn_study.train.machine import cpu_facts, numerics_facts, provenance
+from bn_study.train.threads import cpu_seconds, host_name, peak_rss_mb, thread_counts
 from bn_study.config.yamlio import dump_yaml
 
 SKIPPED = "skipped"
@@ -144,11 +145,15 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
         # still one valid run, but no longer bit-identical to an uninterrupted one.
         log(f"{run_dir}: WARNING resuming with threads {threads}, earlier attempts used {previous['threads']}")
         record["threads_changed_at_attempt"] = record.get("attempts", 0) + 1
+    numerics = numerics_facts()
+    if previous and previous.get("status") not in results.FINAL and previous.get("numerics", numerics) != numerics:
+        log(f"{run_dir}: WARNING resuming with {numerics}, earlier attempts used {previous['numerics']}")
+        record["numerics_changed_at_attempt"] = record.get("attempts", 0) + 1
     record.update(
         status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
         python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
         numpy=np.__version__, device=device_description(), cpu=cpu_facts(), host=host_name(), pid=os.getpid(), threads=threads,
-        deterministic=config.train.deterministic, **(extra or {}),
+        numerics=numerics, deterministic=config.train.deterministic, **provenance(), **(extra or {}),
         started=record.get("started", _now()), attempt_started=_now(),
         attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0),
         cpu_seconds=record.get("cpu_seconds", 0.0))
@@ -230,9 +235,9 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
         AtomicBackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
     ]
     history = model.fit(
-        splits.x_train, splits.y_train, batch_size=train.batch_size, epochs=train.epochs,
+        shuffled(splits.x_train, splits.y_train, train.batch_size, train.shuffle, parallel=not train.deterministic),
+        epochs=train.epochs, shuffle=False,  # the batches above are shuffled already (fit's default warns)
         validation_data=in_order(splits.x_val, splits.y_val, train.validation_batch_size or train.batch_size),
-        shuffle=train.shuffle,
         callbacks=callbacks, verbose=verbose)
     last = {name: values[-1] for name, values in history.history.items() if name in ("loss", "val_loss") and values}
     non_finite = [name for name, value in last.items() if not np.isfinite(value)]

@@ -1,0 +1,98 @@
+"""What decides a run's last digits, and how the run was made: recorded in every run.json.
+
+Runs are bit-identical only for the same CPU kernels, thread count, numerics settings and versions.
+TensorFlow 2.21 turns its oneDNN kernels on by default only on CPUs with AVX512_VNNI, AVX512_BF16,
+AVX_VNNI or AMX: an AMD EPYC with AVX2 trains on Eigen kernels, an Intel Xeon with AMX on oneDNN,
+so the same seed ends in other digits (and at another speed). `numerics_facts` says which path
+ran and which variables steered it; `provenance` says which code ran and by which command.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/train/../..
+
+# The vector instruction sets decide which kernels TensorFlow's oneDNN/Eigen pick, and so the last
+# digits of a run: seed 0 of the article's no-BN model ended at test accuracy 0.9906 on an AMD EPYC
+# with AVX2 but no AVX-512 against the committed 0.9921 (same versions). Named as /proc/cpuinfo does.
+VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+              "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2")
+
+# Environment variables that change which kernels run or in which order they sum, when set (the
+# thread counts, TF_NUM_*_THREADS, are recorded as TensorFlow resolved them, in run.json's "threads").
+NUMERICS_VARIABLES = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE",
+                      "DNNL_MAX_CPU_ISA", "DNNL_DEFAULT_FPMATH_MODE", "OMP_NUM_THREADS", "TF_DETERMINISTIC_OPS", "TF_XLA_FLAGS",
+                      "XLA_FLAGS", "TF_ENABLE_ONEDNN_SPMD", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "KERAS_BACKEND")
+COMMAND_VARIABLE = "BN_STUDY_COMMAND"  # the command as typed; set by the CLI, inherited by its workers
+
+
+def cpu_caches() -> dict[str, str]:
+    """Cache sizes of CPU 0 as Linux reports them, e.g. {'L1d': '32K', 'L2': '512K', 'L3': '32768K'}."""
+    caches = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = ((index / name).read_text().strip() for name in ("level", "type", "size"))
+        except OSError:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        caches[f"L{level}{suffix}"] = size
+    return caches
+
+
+def cpu_facts() -> dict:
+    """The CPU model, its vector ISA flags and cache sizes (Linux; 'unknown' and empty elsewhere)."""
+    model, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:  # x86, ARM
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"model": model, "isa": [name for name in VECTOR_ISA if name in flags], "caches": cpu_caches()}
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN kernels in this process (its own decision, after the
+    TF_ENABLE_ONEDNN_OPTS variable and the CPU's ISA)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def numerics_facts() -> dict:
+    """oneDNN on or off as TensorFlow applied it, and every numerics-changing variable that is set."""
+    return {"onednn": onednn_enabled(),
+            "environment": {name: os.environ[name] for name in NUMERICS_VARIABLES if name in os.environ}}
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.decode(errors="replace") if done.returncode == 0 else None
+
+
+def provenance() -> dict:
+    """The project's git commit, whether its code differs from it (results/ aside: those are the
+    runs' own output) with a hash of that diff, and the command as typed."""
+    commit = _git("rev-parse", "HEAD")
+    facts: dict = {"command": os.environ.get(COMMAND_VARIABLE) or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    if commit is None:  # not a git checkout (an installed copy, a Ray node without the repository)
+        return {**facts, "commit": None}
+    diff = _git("diff", "HEAD", "--", ".", ":(exclude)results") or ""
+    untracked = _git("ls-files", "--others", "--exclude-standard", "--", "bn_study", "configs", "experiments") or ""
+    facts.update(commit=commit.strip(), dirty=bool(diff or untracked))
+    if facts["dirty"]:
+        facts["diff_sha256"] = hashlib.sha256((diff + untracked).encode()).hexdigest()[:16]
+    return facts

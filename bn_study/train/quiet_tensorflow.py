@@ -1,0 +1,45 @@
+"""Import TensorFlow without the lines it prints to stderr on every start.
+
+TensorFlow 2.21 logs at import time through absl before absl is initialised, so
+TF_CPP_MIN_LOG_LEVEL does not reach these lines; each comes from a C++ library, not from Python:
+- "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR" (absl,
+  once per TensorFlow shared library that logs: twice),
+- "I0000 ... port.cc] oneDNN custom operations are on ..." (whenever oneDNN is on: by default on
+  CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; run.json records the state instead),
+- "I0000 ... cpu_feature_guard.cc] This TensorFlow binary is optimized ..." and its second line.
+Their cause is TensorFlow's start-up itself, so they are filtered: stderr's file descriptor points
+at a temporary file during the import, and every other line is written back to stderr unchanged.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from types import ModuleType
+
+NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+                   r"|I0000 \S+ +\d+ (port\.cc|cpu_feature_guard\.cc):\d+\]"
+                   r"|To enable the following instructions: .*rebuild TensorFlow)")
+
+
+def import_tensorflow() -> ModuleType:
+    """`import tensorflow`, once per process, with TensorFlow's start-up notices dropped."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own INFO and WARNING lines
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not NOISE.match(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+    return tensorflow
