@@ -75,9 +75,15 @@ plots: install
 site: install
 	$(PY) -m bn_study site
 
-# Every page under results/ opened in headless Chromium (apt-get install -y chromium): fails on a
-# missing image, a console error, a network request or a broken link; screenshots in results/local/.
+# Every page under results/ opened in headless Chromium: fails on a missing image, a console error, a
+# network request or a broken link; screenshots in results/local/. Chromium comes from Debian's
+# packages when we are root with apt-get; otherwise one line says how to install it.
 check-html: site
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "check-html: installing Chromium (apt-get install -y chromium)"; \
+	    { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }; \
+	  else echo "check-html: needs Chromium: sudo apt-get install -y chromium (Debian/Ubuntu), then make check-html again" >&2; exit 2; fi
 	$(PY) -m bn_study check-html
 
 # Side by side against the article's plain Keras script: alternating processes, 3 pairs per model.

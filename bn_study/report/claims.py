@@ -17,6 +17,11 @@
   diverged) with `metric` >= value; supported when the treatment line trains well at every value
   the baseline does and at more, not supported when at no value beyond the baseline's,
   inconclusive when each trains well at values where the other does not.
+No spread: a variant whose runs all agree to float32 rounding (relative 1e-6) has no spread; when
+both variants have none, Welch's t is undefined and no test is run: a difference claim is then
+decided by the sign of the difference alone (outside the Holm family), and gain, equivalence and
+spread claims are inconclusive. A spread claim is also inconclusive when the Brown-Forsythe
+statistic is undefined (within each variant every run lies as far from its median: e.g. 2 runs).
 For `epochs_to_*` (`test_steps_to_*`) figures a run that never reached the threshold counts as
 epochs + 1 (last step + 1), a lower bound, so the variant that fails to reach it is not flattered
 by dropping those runs.
@@ -24,6 +29,7 @@ by dropping those runs.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +86,22 @@ def _describe(name: str, x: np.ndarray) -> str:
     return f"{name} {_fmt(x.mean()) if len(x) else 'n/a'} ± {_fmt(std, 2)} (n={len(x)})"
 
 
+def no_spread(x: np.ndarray) -> bool:
+    """All values equal to float32 rounding: Welch's t would divide by ~0 (scipy warns of
+    catastrophic cancellation) and means nothing."""
+    return len(x) > 0 and bool(np.ptp(x) <= 1e-6 * max(np.abs(x).max(), 1e-12))
+
+
+def welch(b: np.ndarray, a: np.ndarray, **options):
+    """Welch's t-test of b against a (scipy's ttest_ind). One variant without spread is a valid case
+    (BN's validation accuracy after epoch 1 is 0.106 on every seed): the test rests on the other's
+    variance; scipy's precision-loss warning for the constant sample says nothing then and is dropped."""
+    with warnings.catch_warnings():
+        if no_spread(a) or no_spread(b):
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return stats.ttest_ind(b, a, equal_var=False, **options)
+
+
 def _side(effect: float, expect: str | None) -> bool:
     return effect > 0 if expect == "higher" else effect < 0
 
@@ -90,10 +112,10 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     if len(a) < 2 or len(b) < 2:
         return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
     effect = b.mean() - a.mean()
-    if a.std() == 0 and b.std() == 0:
+    if no_spread(a) and no_spread(b):
         verdict = INCONCLUSIVE if effect == 0 else (SUPPORTED if _side(effect, claim.expect) else NOT_SUPPORTED)
         return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant", np.nan, verdict)
-    test = stats.ttest_ind(b, a, equal_var=False)
+    test = welch(b, a)
     low, high = test.confidence_interval(0.95)
     evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
     side = _side(effect, claim.expect)
@@ -122,9 +144,9 @@ def judge_gain(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     """The CI of treatment b's mean minus baseline a's against the claimed band."""
     band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
     evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
-    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
+    if len(a) < 2 or len(b) < 2 or (no_spread(a) and no_spread(b)):
         return Verdict(claim, evidence + "; too few seeds or no spread for a CI", np.nan, INCONCLUSIVE)
-    test = stats.ttest_ind(b, a, equal_var=False)
+    test = welch(b, a)
     low, high = test.confidence_interval(0.95)
     evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs claimed "
                  f"[{band_low:g}, {band_high:g}]")
@@ -136,12 +158,12 @@ def judge_equivalence(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict
     center = claim.value or 0.0
     band_low, band_high = center - claim.tolerance, center + claim.tolerance
     evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
-    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
+    if len(a) < 2 or len(b) < 2 or (no_spread(a) and no_spread(b)):
         return Verdict(claim, evidence + "; too few seeds or no spread for a test", np.nan, INCONCLUSIVE)
-    above_low = stats.ttest_ind(b, a + band_low, equal_var=False, alternative="greater").pvalue
-    below_high = stats.ttest_ind(b, a + band_high, equal_var=False, alternative="less").pvalue
+    above_low = welch(b, a + band_low, alternative="greater").pvalue
+    below_high = welch(b, a + band_high, alternative="less").pvalue
     p = float(max(above_low, below_high))
-    low, high = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    low, high = welch(b, a).confidence_interval(0.95)
     evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs margin "
                  f"[{band_low:g}, {band_high:g}], TOST p = {p:.2g}")
     verdict = NOT_SUPPORTED if high < band_low or low > band_high else verdict_for_p(p, True)
@@ -153,8 +175,11 @@ def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     evidence = f"std over seeds: {claim.baseline} {_fmt(sa, 2)} (n={len(a)}), {claim.treatment} {_fmt(sb, 2)} (n={len(b)})"
     if len(a) < 2 or len(b) < 2:
         return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
-    if sa == 0 and sb == 0:
+    if no_spread(a) and no_spread(b):
         return Verdict(claim, evidence + "; no spread in either variant", np.nan, INCONCLUSIVE)
+    if no_spread(np.abs(a - np.median(a))) and no_spread(np.abs(b - np.median(b))):
+        return Verdict(claim, evidence + "; Brown-Forsythe undefined (each run as far from its variant's median)",
+                       np.nan, INCONCLUSIVE)
     p = stats.levene(a, b, center="median").pvalue
     evidence += f", ratio {_fmt(sb / sa if sa else np.inf, 3)}, Brown-Forsythe p = {p:.2g}"
     side = _side(sb - sa, claim.expect)

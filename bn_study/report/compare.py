@@ -16,6 +16,7 @@ from scipy import stats
 
 from bn_study.errors import UserError
 from bn_study.report.html_page import to_html
+from bn_study.report.claims import no_spread, welch
 from bn_study.report.experiment_report import machine_line
 from bn_study.report.tables import markdown_table
 from bn_study.results import RunRecord, find_runs, write_text
@@ -57,10 +58,10 @@ def figure_row(figure: str, reference: pd.Series, local: pd.Series) -> list[str]
     if len(a) < 2 or len(b) < 2:
         return [FIGURES[figure], mean_text(reference), mean_text(local), "–", "–", "too few seeds (< 2 a side)"]
     difference = b.mean() - a.mean()
-    if a.std() == 0 and b.std() == 0:  # Welch's t is undefined without spread
+    if no_spread(a) and no_spread(b):  # Welch's t is undefined without spread
         verdict = "consistent" if difference == 0 else "differs"
         return [FIGURES[figure], mean_text(reference), mean_text(local), f"{difference:+.3g}", "–", f"**{verdict}**"]
-    test = stats.ttest_ind(b, a, equal_var=False)
+    test = welch(b, a)
     low, high = test.confidence_interval(0.95)
     verdict = "differs" if test.pvalue < ALPHA else "consistent"
     return [FIGURES[figure], mean_text(reference), mean_text(local), f"{difference:+.3g} [{low:+.3g}, {high:+.3g}]",
