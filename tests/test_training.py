@@ -233,3 +233,15 @@ def test_rerun_of_a_run_is_bit_identical_and_says_what_differs(tmp_path, mnist, 
     assert not changed["bit_identical"] and changed["max_abs_difference"]["val_loss"] == pytest.approx(0.5)
     other = dict(record, cpu={"model": "Other CPU", "isa": ["avx2"], "caches": {}})
     assert list(rerun.differing_facts(record, other)) == ["cpu"]
+
+
+def test_rerun_of_an_old_run_takes_tensorflows_default_for_its_cpu():
+    """Runs before 2026-12-01 recorded the CPU's ISA but not oneDNN: TensorFlow's default applied."""
+    from bn_study.run.rerun import rerun_environment
+
+    epyc = {"cpu": {"isa": ["sse4_2", "avx", "avx2", "fma"]}, "threads": {"intra_op": 1, "inter_op": 1}}
+    xeon = {"cpu": {"isa": ["avx2", "avx512f", "avx512_vnni", "amx_tile"]}}
+    assert rerun_environment(epyc) == {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "1",
+                                       "TF_NUM_INTEROP_THREADS": "1"}
+    assert rerun_environment(xeon) == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    assert rerun_environment({}) == {}  # nothing recorded: this machine's default

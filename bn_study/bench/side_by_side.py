@@ -165,7 +165,9 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
             report = {"seconds": history["seconds"].tolist(), "cpu_seconds": history["cpu_seconds"].tolist(),
                       "n_train": run["n_train"], "threads": run["threads"]["intra_op"],
                       "final_accuracy": history["accuracy"].iloc[-1],
-                      "final_val_accuracy": history["val_accuracy"].iloc[-1]}
+                      "final_val_accuracy": history["val_accuracy"].iloc[-1],
+                      "cpu": run["cpu"]["model"], "isa": " ".join(run["cpu"]["isa"]),
+                      "onednn": run["numerics"]["onednn"]}
             validation = statistics.median(history["val_seconds"].iloc[1:] if len(history) > 1 else history["val_seconds"])
     per_epoch = statistics.median(report["seconds"][1:] or report["seconds"])
     cpu_per_epoch = statistics.median(report["cpu_seconds"][1:] or report["cpu_seconds"])
@@ -179,7 +181,9 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
             "process_wall_s": round(process_wall, 1), "process_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "final_accuracy": round(float(report["final_accuracy"]), 5),
-            "final_val_accuracy": round(float(report["final_val_accuracy"]), 5)}
+            "final_val_accuracy": round(float(report["final_val_accuracy"]), 5),
+            # What decides the speed and the digits (bn_study arms; the reference script records none).
+            "cpu": report.get("cpu"), "isa": report.get("isa"), "onednn": report.get("onednn")}
 
 
 def run_bench(models: list[str], arms: list[str], epochs: int, pairs: int, shrink: list[str], out: Path,

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from bn_study.errors import UserError
 from bn_study.report.html_page import to_html

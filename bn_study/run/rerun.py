@@ -16,6 +16,9 @@ import pandas as pd
 from bn_study import results
 from bn_study.errors import UserError
 
+# TensorFlow 2.21 turns oneDNN on by default on CPUs with any of these (as /proc/cpuinfo names them).
+ONEDNN_DEFAULT_ISA = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"}
+
 # run.json keys that decide a run's digits, compared between the original and the rerun.
 MACHINE_KEYS = ("cpu", "threads", "numerics", "python", "tensorflow", "keras", "numpy", "deterministic", "commit",
                 "dirty", "diff_sha256")
@@ -36,8 +39,10 @@ def rerun_environment(record: dict) -> dict[str, str]:
     """The environment variables that give TensorFlow the original's threads and oneDNN setting."""
     env = dict((record.get("numerics") or {}).get("environment", {}))
     numerics = record.get("numerics")
-    if numerics is not None:  # runs before 2026-12-01 did not record it: the machine's default then
+    if numerics is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = "1" if numerics.get("onednn") else "0"
+    elif (record.get("cpu") or {}).get("isa"):  # before 2026-12-01: TensorFlow's default for that CPU
+        env["TF_ENABLE_ONEDNN_OPTS"] = "1" if set(record["cpu"]["isa"]) & ONEDNN_DEFAULT_ISA else "0"
     threads = record.get("threads") or {}
     for key, variable in (("intra_op", "TF_NUM_INTRAOP_THREADS"), ("inter_op", "TF_NUM_INTEROP_THREADS")):
         if threads.get(key):
