@@ -65,3 +65,75 @@ def test_fused_bn_sits_where_the_config_says_and_is_refused_off_tensorflow(monke
     with pytest.raises(UserError, match=r"^model.layers.1 \(FusedBatchNorm\): FusedBatchNorm needs the tensorflow "
                                         r"backend of Keras, this is 'jax'"):
         build_model(config.model)
+
+
+def test_every_committed_run_resolves_to_its_recorded_fingerprint():
+    """Configs rewritten as families (article_cnn) must resolve to exactly the layers the committed
+    runs trained: every run of every committed experiment, with its variant's --set overrides."""
+    import json
+
+    from bn_study.config.experiment_spec import load_spec
+
+    checked = 0
+    for spec_file in sorted((ROOT / "results").glob("*/experiment.yaml")):
+        spec = load_spec(spec_file)
+        for variant in spec.all_variants:
+            for run_json in sorted((spec_file.parent / variant.name).glob("seed-*/run.json")):
+                run = json.loads(run_json.read_text())
+                config = load_config(ROOT / "experiments" / variant.config, list(variant.set), seed=run["seed"])
+                assert config.fingerprint() == run["fingerprint"], f"{run_json.relative_to(ROOT)}"
+                checked += 1
+    assert checked >= 200  # 236 runs on 2026-12-01
+
+
+def _family(overrides):
+    return load_config(ROOT / "configs/article_no_bn.yaml", overrides).model
+
+
+@pytest.mark.parametrize("normalizer, position, classes", [
+    ("none", "after_activation", ["Flatten", "Dense", "Dense", "Dense", "Dense"]),
+    ("batch", "after_activation", ["Flatten", "Dense", "BatchNormalization", "Dense", "BatchNormalization",
+                                   "Dense", "BatchNormalization", "Dense"]),
+    ("batch", "before_activation", ["Flatten", "Dense", "BatchNormalization", "Activation", "Dense",
+                                    "BatchNormalization", "Activation", "Dense", "BatchNormalization",
+                                    "Activation", "Dense"]),
+    ("noisy_batch", "after_activation", ["Flatten", "Dense", "BatchNormalization", "CovariateShiftNoise",
+                                         "Dense", "BatchNormalization", "CovariateShiftNoise", "Dense",
+                                         "BatchNormalization", "CovariateShiftNoise", "Dense"]),
+])
+def test_mlp_family_puts_the_normalizer_where_it_says(normalizer, position, classes):
+    model = build_model(_family(["model.family.kind=mlp", "model.family.depth=3", "model.family.width=20",
+                                 "model.family.activation=sigmoid", f"model.family.normalizer={normalizer}",
+                                 f"model.family.position={position}"]))
+    assert [type(l).__name__ for l in model.layers] == classes
+    dense = [l for l in model.layers if type(l).__name__ == "Dense"]
+    assert [l.units for l in dense] == [20, 20, 20, 10]
+    # Before the activation the Dense layer is linear and has no bias (BN's beta replaces it).
+    hidden_activation = "linear" if position == "before_activation" and normalizer != "none" else "sigmoid"
+    assert {l.activation.__name__ for l in dense[:3]} == {hidden_activation}
+    assert dense[0].use_bias == (position == "after_activation" or normalizer == "none")
+
+
+def test_cnn_family_depth_and_width_and_normalizer_arguments():
+    model = build_model(_family(["model.family.kind=cnn", "model.family.depth=4", "model.family.width=8",
+                                 "model.family.normalizer=group", "model.family.normalizer_args={groups: 2}"]))
+    convs = [l for l in model.layers if type(l).__name__ == "Conv2D"]
+    assert len(convs) == 4 and {c.filters for c in convs} == {8}
+    assert {l.groups for l in model.layers if type(l).__name__ == "GroupNormalization"} == {2}
+    assert model.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.family.kind=resnet"], "model.family.kind: expected one of mlp, cnn, article_cnn, got 'resnet'"),
+    (["model.family.normaliser=batch"], "unknown key 'model.family.normaliser' (did you mean 'normalizer'?)"),
+    (["model.family.normalizer=batchnorm"], "model.family.normalizer: expected one of none, batch"),
+])
+def test_family_mistakes_are_one_line(overrides, message):
+    with pytest.raises(UserError) as info:
+        _family(overrides)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_family_config_takes_layer_overrides_too():
+    model = load_config(ROOT / "configs/article_bn.yaml", ["model.layers.1.momentum=0.9", "model.family.activation=tanh"]).model
+    assert model.layers[1].args["momentum"] == 0.9 and model.layers[0].args["activation"] == "tanh"

@@ -212,8 +212,10 @@ def run_bench(models: list[str], arms: list[str], epochs: int, pairs: int, shrin
 
 
 def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrink: list[str]) -> str:
+    from bn_study.train.quiet_tensorflow import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from bn_study.train.training import device_description
 

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import yaml
 
 from bn_study.errors import UserError
+from bn_study.config.families import FamilyConfig, expand
 from bn_study.config.yamlio import YamlLoader, read_raw
 
 
@@ -64,7 +65,10 @@ class DataConfig:
 class ModelConfig:
     name: str
     input_shape: tuple[int, ...]
-    layers: tuple[ClassSpec, ...] = field(metadata=_check(lambda v: len(v) > 0, "a non-empty list of layers"))
+    layers: tuple[ClassSpec, ...] = field(default=(), metadata=_check(lambda v: len(v) > 0, "a non-empty list of layers"))
+    # A network family by its parameters (config/families.py): load_config expands it into `layers`
+    # and leaves this null, so a run's config.yaml and fingerprint hold the layers it trained.
+    family: FamilyConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -283,17 +287,42 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
         seen.append(str(part))
 
 
+def _expand_family(raw: dict) -> None:
+    """model.family (validated) -> model.layers, in place; family left null."""
+    model = raw.get("model")
+    if not isinstance(model, dict) or model.get("family") is None:
+        return
+    if model.get("layers"):
+        raise UserError("model.family: a model takes either layers or a family, not both "
+                        "(a config that extends a family model and lists layers sets family: null)")
+    model["layers"] = expand(from_raw(FamilyConfig, model["family"], "model.family."))
+    model["family"] = None
+
+
+def _expand_family_reporting(raw: dict, path: Path) -> None:
+    try:
+        _expand_family(raw)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+
+
 def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> RunConfig:
     """Read, extend, override and validate a run config. Raises UserError on any mistake."""
     path = Path(path)
     raw = read_raw(path)
-    for text in overrides:
-        key, value = parse_override(text)
+    parsed = [parse_override(text) for text in overrides]
+    # The family's keys first, then its expansion, then the rest: `--set model.family.depth=5` and
+    # `--set model.layers.1.momentum=0.9` both work on a family config, in any order.
+    family_first = sorted(parsed, key=lambda kv: not kv[0].startswith("model.family"))
+    for i, (key, value) in enumerate(family_first):
+        if not key.startswith("model.family") and (i == 0 or family_first[i - 1][0].startswith("model.family")):
+            _expand_family_reporting(raw, path)
         _apply_override(raw, key, value)
     if seed is not None:
         raw["seed"] = seed
-    set_keys = [parse_override(t)[0] for t in overrides]
+    set_keys = [key for key, _ in parsed]
     try:
+        _expand_family(raw)
         return from_raw(RunConfig, raw)
     except UserError as e:
         bad_key = str(e).split(":")[0]

@@ -73,7 +73,11 @@ def _layer_text(layer: dict) -> str:
 
 
 def _parameters(config: dict) -> int:
+    """The model's parameter count, rebuilt with Keras (runs since 2026-12-01 record it in run.json)."""
     from bn_study.config.schema import ModelConfig, from_raw
+    from bn_study.train.quiet_tensorflow import import_tensorflow
+
+    import_tensorflow()
     from bn_study.model.build import build_model
 
     return build_model(from_raw(ModelConfig, config["model"], "model.")).count_params()
@@ -94,7 +98,7 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
         c = run.config
         opt = {k: val for k, val in c["optimizer"].items() if k != "class"}
         lines.append(f"- **{v.name}** ({v.config}{', ' + ' '.join(v.set) if v.set else ''}): "
-                     f"{len(c['model']['layers'])} layers, {_parameters(c):,} parameters: "
+                     f"{len(c['model']['layers'])} layers, {run.run.get('parameters') or _parameters(c):,} parameters: "
                      + " → ".join(_layer_text(l) for l in c["model"]["layers"]))
         lines.append(f"  - {c['optimizer']['class']}({', '.join(f'{k}={x}' for k, x in opt.items()) or 'Keras defaults'}), "
                      f"loss {c['train']['loss']}, batch {c['train']['batch_size']}, {c['train']['epochs']} epochs, "

@@ -16,6 +16,7 @@ from bn_study.config.schema import RunConfig, load_config, to_raw
 from bn_study.config.yamlio import dump_yaml
 from bn_study.errors import UserError
 from bn_study.run.jobs import Engine, Job, check_memory, plan_jobs
+from bn_study.train.quiet_tensorflow import import_tensorflow
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,24 @@ class Experiment:
 
 
 def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None) -> Experiment:
-    """Load the spec and every variant's config; build each model once to surface Keras errors."""
-    from bn_study.model.build import check_buildable
-
+    """Load the spec and every variant's config (before TensorFlow starts), then build each model
+    once to surface Keras errors."""
     path = Path(path)
     spec = load_spec(path, seeds)
     configs = {}
     for variant in spec.all_variants:
-        config_path = path.parent / variant.config
         try:
-            configs[variant.name] = load_config(config_path, list(variant.set) + list(overrides))
-            check_buildable(configs[variant.name])
+            configs[variant.name] = load_config(path.parent / variant.config, list(variant.set) + list(overrides))
         except UserError as e:
             raise UserError(f"variant '{variant.name}': {e}") from None
+    import_tensorflow()
+    from bn_study.model.build import check_buildable
+
+    for name, config in configs.items():
+        try:
+            check_buildable(config)
+        except UserError as e:
+            raise UserError(f"variant '{name}': {e}") from None
     return Experiment(spec, path, configs, tuple(overrides), seeds is not None)
 
 
