@@ -19,12 +19,14 @@ SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each exp
     "batch_size": ["train.epochs=1", "train.precise_bn.batches=2", "train.precise_bn.batch_size=60"],
     "covariate_shift": ["train.epochs=1", "probe.every=4"],
     "precise_bn": ["train.epochs=1", "train.batch_size=60", "train.precise_bn.batches=2"],
+    "when_bn_helps_mlp": ["train.epochs=1"],
+    "when_bn_helps_cnn": ["train.epochs=1"],
 }
 DATA = {"article_fashion": ON_FASHION_FIXTURE}  # the others train on the MNIST fixture
 
 
 # `placement` (with its extra checks of commands.csv and of a rerun that skips) runs in `make test`;
-# the other eight, 650 of the whole suite's 2,124 s (measured under training load, 2026-11-30), in
+# the others (the eight of 2026-11-30: 650 of the whole suite's 2,124 s (measured under training load)), in
 # `make test-slow` (CI runs both).
 FAST = {"placement"}
 

@@ -13,6 +13,7 @@ at a temporary file during the import, and every other line is written back to s
 from __future__ import annotations
 
 import os
+import platform
 import re
 import sys
 import tempfile
@@ -23,10 +24,25 @@ NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) 
                    r"|To enable the following instructions: .*rebuild TensorFlow)")
 
 
+def apply_speed_defaults() -> None:
+    """bn_study's defaults for what TensorFlow reads at start-up, unless the user set them.
+
+    oneDNN on, on every x86 CPU: TensorFlow 2.21 turns it on only with AVX512_VNNI, AVX512_BF16,
+    AVX_VNNI or AMX, yet on an AMD EPYC with AVX2 only the article's BN model took 0.86x the CPU
+    seconds per epoch of Eigen's kernels (median of 3 alternated pairs, each pair ahead; docs/speed.md,
+    results/bench_onednn_bn), and on an AMX Xeon Eigen took 1.5x oneDNN's. Switch back with
+    TF_ENABLE_ONEDNN_OPTS=0; run.json records which applied.
+    """
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
 def import_tensorflow() -> ModuleType:
-    """`import tensorflow`, once per process, with TensorFlow's start-up notices dropped."""
+    """`import tensorflow`, once per process, with bn_study's speed defaults and without
+    TensorFlow's start-up notices."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
+    apply_speed_defaults()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own INFO and WARNING lines
     sys.stderr.flush()
     saved = os.dup(2)
