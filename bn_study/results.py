@@ -25,6 +25,7 @@ BACKUP_DIR, LOCK_FILE = "backup", ".lock"
 SHRUNK_FILE = "shrunk.json"  # the --set overrides and --seeds that made an experiment differ from its file
 COMMANDS_FILE = "commands.csv"  # one row per experiment command that trained here: its wall time
 PROBE_FILE, STEPS_FILE = "probe.csv", "steps.csv"  # written only when the config asks (train/probe.py, train/steps.py)
+LANDSCAPE_FILE = "landscape.csv"  # written only when the config asks (train/landscape.py)
 TENSORBOARD_DIR = "tensorboard"  # train.tensorboard: Keras' TensorBoard event files
 COMPLETE, DIVERGED = "complete", "diverged"
 FINAL = (COMPLETE, DIVERGED)  # a rerun would give the same: never retrained

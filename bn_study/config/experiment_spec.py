@@ -32,7 +32,7 @@ def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
 
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
-         "probe", "sweep", "steps")
+         "probe", "sweep", "steps", "effect_map")
 TESTS = ("difference", "value", "gain", "equivalence", "spread", "range")
 SPEC_FILE = "experiment.yaml"
 

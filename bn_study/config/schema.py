@@ -118,12 +118,23 @@ class ProbeConfig:
 
 
 @dataclass(frozen=True)
+class LandscapeConfig:
+    """The loss landscape along the gradient (bn_study/train/landscape.py): off unless a config sets it."""
+
+    every: int = field(default=48, metadata=_check(lambda v: v > 0, "a positive number of steps"))
+    # Step sizes eta as multiples of the optimizer's learning rate, around the step it takes.
+    step_multipliers: tuple[float, ...] = field(default=(0.25, 0.5, 1.0, 2.0, 4.0), metadata=_check(
+        lambda v: len(v) > 0 and min(v) > 0, "a non-empty list of positive multiples of the learning rate"))
+
+
+@dataclass(frozen=True)
 class RunConfig:
     model: ModelConfig
     optimizer: ClassSpec
     train: TrainConfig
     data: DataConfig = DataConfig()
     probe: ProbeConfig | None = None
+    landscape: LandscapeConfig | None = None
     seed: int = field(default=0, metadata=_check(lambda v: v >= 0, "a non-negative integer"))
 
     def to_raw(self) -> dict:

@@ -105,6 +105,8 @@ def check_buildable(config: RunConfig) -> None:
         bad = [p for p in config.probe.layers if p >= n_layers]
         if bad:
             raise UserError(f"probe.layers: position {bad[0]} is past the model's {n_layers} layers (0..{n_layers - 1})")
+    if config.landscape is not None and (config.train.steps_per_execution or 1) > 1:
+        raise UserError("landscape: measures single steps; set train.steps_per_execution to 1 (or null)")
     try:
         keras.losses.get(config.train.loss)
     except Exception as e:

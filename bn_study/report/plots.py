@@ -257,6 +257,12 @@ def draw_plots(results_dir: Path) -> list[Path]:
         paths.append(epochs_to_threshold(done, present, spec.thresholds, out))
     if "sweep" in spec.plots and spec.grid_points:
         paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
+    if "effect_map" in spec.plots and spec.grid_points:
+        from bn_study.report.effect_map import effect_map
+        from bn_study.report.verdicts import judge_all
+
+        paths += [p for p in [effect_map(judge_all(spec.claims, summary, spec.grid_points), summary,
+                                         spec.grid_points, out)] if p]
     if "steps" in spec.plots:
         paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
     if "probe" in spec.plots:

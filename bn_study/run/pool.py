@@ -51,9 +51,10 @@ def _worker(tasks, events, data: dict, key, threads: int | None, jobs: int, pare
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     from bn_study.train.threads import configure_threads
+
+    configure_threads(threads)  # starts TensorFlow quietly, before anything else imports it
     from bn_study.train.training import train_run
 
-    configure_threads(threads)
     for job in iter(tasks.get, None):
         events.put(("start", job.index, os.getpid()))
         _log_into(job.run_dir / LOG_FILE)

@@ -27,6 +27,7 @@ from bn_study.data.datasets import ImageSet, split
 from bn_study.errors import UserError
 from bn_study.model.build import build_model, build_optimizer
 from bn_study.train.backup import AtomicBackupAndRestore
+from bn_study.train.landscape import LandscapeCallback
 from bn_study.train.precise_bn import PreciseBNCallback, recompute_population_statistics
 from bn_study.train.probe import ProbeCallback
 from bn_study.train.steps import StepTestCallback
@@ -231,6 +232,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
                             prepare=(lambda: recompute_population_statistics(model, splits.x_train, train.batch_size, precise))
                             if precise else None)]
           if train.test_every_steps else []),
+        *([LandscapeCallback(config.landscape.every, config.landscape.step_multipliers, train.loss,
+                             run_dir / results.LANDSCAPE_FILE)] if config.landscape else []),
         *([keras.callbacks.TensorBoard(log_dir=str(run_dir / results.TENSORBOARD_DIR))] if train.tensorboard else []),
         # Last, so that it saves only after CSVLogger has written the epoch's row.
         AtomicBackupAndRestore(str(run_dir / results.BACKUP_DIR), delete_checkpoint=False),
