@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -144,6 +144,7 @@ class RunRecord:
     metrics: dict
     steps: pd.DataFrame  # steps.csv: test accuracy every N steps (empty when not recorded)
     probe: pd.DataFrame  # probe.csv (empty when the probe was off)
+    landscape: pd.DataFrame = field(default_factory=pd.DataFrame)  # landscape.csv (empty when not measured)
 
     @property
     def complete(self) -> bool:
@@ -160,9 +161,9 @@ def read_run(directory: Path, variant: str | None = None) -> RunRecord:
     directory = Path(directory)
     run = read_json(directory / RUN_FILE)
     # A run that has just started has an empty history.csv (CSVLogger opens it before epoch 1).
-    history, steps, probe = (pd.read_csv(directory / name)
-                             if (directory / name).is_file() and (directory / name).stat().st_size else pd.DataFrame()
-                             for name in (HISTORY_FILE, STEPS_FILE, PROBE_FILE))
+    history, steps, probe, landscape = (
+        pd.read_csv(directory / name) if (directory / name).is_file() and (directory / name).stat().st_size
+        else pd.DataFrame() for name in (HISTORY_FILE, STEPS_FILE, PROBE_FILE, LANDSCAPE_FILE))
     metrics_path = directory / METRICS_FILE
     return RunRecord(
         directory=directory,
@@ -174,6 +175,7 @@ def read_run(directory: Path, variant: str | None = None) -> RunRecord:
         metrics=read_json(metrics_path) if metrics_path.is_file() else {},
         steps=steps,
         probe=probe,
+        landscape=landscape,
     )
 
 

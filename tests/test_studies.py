@@ -19,8 +19,10 @@ SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each exp
     "batch_size": ["train.epochs=1", "train.precise_bn.batches=2", "train.precise_bn.batch_size=60"],
     "covariate_shift": ["train.epochs=1", "probe.every=4"],
     "precise_bn": ["train.epochs=1", "train.batch_size=60", "train.precise_bn.batches=2"],
-    "when_bn_helps_mlp": ["train.epochs=1"],
-    "when_bn_helps_cnn": ["train.epochs=1"],
+    # 32-40 variants: every depth shrunk to 2 (the command line's --set comes after the sweep's).
+    "when_bn_helps_mlp": ["train.epochs=1", "model.family.depth=2"],
+    "when_bn_helps_cnn": ["train.epochs=1", "model.family.depth=2"],
+    "landscape": ["train.epochs=1", "landscape.every=4"],
 }
 DATA = {"article_fashion": ON_FASHION_FIXTURE}  # the others train on the MNIST fixture
 
@@ -61,5 +63,10 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
     if name == "article_fashion":
         assert "- Data: fashion_mnist_fixture from " in report
         assert "gain: test_accuracy of bn − no_bn in [0, 0.02]" in report
+    if name == "landscape":  # Santurkar et al.'s three quantities per run, and their bands
+        assert {"landscape_loss_variation", "landscape_grad_change", "landscape_beta"} <= set(summary.columns)
+        assert (tmp_path / "plots/landscape.png").is_file()
+    if name.startswith("when_bn_helps"):  # the effect map: a cell per (line pair, depth)
+        assert (tmp_path / "plots/effect_map.png").is_file()
     if name == "learning_rate":
         assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report

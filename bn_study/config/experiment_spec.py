@@ -23,16 +23,18 @@ FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "fina
 # From steps.csv (train.test_every_steps) and probe.csv (probe:), present only for runs that have them.
 STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
 PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
+# From landscape.csv (landscape:): medians over the measured steps (report/summary.py).
+LANDSCAPE_FIGURES = ("landscape_loss_variation", "landscape_grad_change", "landscape_beta")
 
 
 def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
     """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
     return (FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds) + STEP_FIGURES
-            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES)
+            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES + LANDSCAPE_FIGURES)
 
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
-         "probe", "sweep", "steps", "effect_map")
+         "probe", "sweep", "steps", "effect_map", "landscape")
 TESTS = ("difference", "value", "gain", "equivalence", "spread", "range")
 SPEC_FILE = "experiment.yaml"
 

@@ -263,6 +263,10 @@ def draw_plots(results_dir: Path) -> list[Path]:
 
         paths += [p for p in [effect_map(judge_all(spec.claims, summary, spec.grid_points), summary,
                                          spec.grid_points, out)] if p]
+    if "landscape" in spec.plots:
+        from bn_study.report.landscape_plot import landscape_bands
+
+        paths += [p for p in [landscape_bands(runs, present, out)] if p]
     if "steps" in spec.plots:
         paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
     if "probe" in spec.plots:

@@ -39,6 +39,11 @@ def step_accuracy_tables(runs: list, variants: list[str]) -> dict[str, pd.DataFr
     return tables
 
 
+# summary.csv's landscape figures: the median over a run's measured steps of landscape.csv's columns.
+LANDSCAPE_COLUMNS = {"landscape_loss_variation": "loss_variation", "landscape_grad_change": "grad_change_max",
+                     "landscape_beta": "beta_smoothness"}
+
+
 def probe_movement(probe: pd.DataFrame) -> dict:
     """How much the last probed layer's unit-0 pre-activation moved over training, in its own units:
     the range of its median (a change in mean) and of its 15th-85th percentile spread (in variance)."""
@@ -82,6 +87,8 @@ def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
             row[f"test_steps_to_{t:g}"] = steps_to(run.steps, t)
     if not run.probe.empty and (run.probe["statistic"] == "pre_p50").any():
         row.update(probe_movement(run.probe))
+    if not run.landscape.empty:  # medians over the measured steps (train/landscape.py)
+        row.update({figure: run.landscape[column].median() for figure, column in LANDSCAPE_COLUMNS.items()})
     row["train_seconds"] = h["seconds"].sum()
     row["seconds_per_epoch"] = h["seconds"].iloc[1:].median() if len(h) > 1 else h["seconds"].iloc[0]
     return row
