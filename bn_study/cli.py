@@ -116,10 +116,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshots", type=Path, default=DEFAULT_RESULTS / "local" / "screenshots",
                    help="default results/local/screenshots (git-ignored)")
 
-    p = sub.add_parser("tidy-paths", help="rewrite the absolute paths older runs recorded (run.json's data_source, "
-                                          "train.log's first line) as ~- or folder-relative")
-    p.add_argument("results_dirs", type=Path, nargs="+")
-
     p = sub.add_parser("bench", help="time bn_study against the article's plain Keras script, side by side")
     p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
@@ -275,13 +271,6 @@ def cmd_check_html(args) -> None:
     if failed:
         raise UserError(f"check-html: {failed} of {len(pages)} pages have problems (listed above)")
     print(f"check-html: {len(pages)} pages ok; screenshots in {args.screenshots}")
-
-
-def cmd_tidy_paths(args) -> None:
-    from bn_study.run.tidy_paths import tidy_paths
-
-    changed = tidy_paths(args.results_dirs)
-    print(f"rewrote {len(changed)} files" + "".join(f"\n  {p}" for p in changed[:5]) + ("\n  ..." if len(changed) > 5 else ""))
 
 
 def cmd_report(args) -> None:

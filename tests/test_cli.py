@@ -65,23 +65,6 @@ def test_console_script_is_installed_and_names_itself(tmp_path):
     assert usage.startswith("usage: bn-study run")
 
 
-def test_tidy_paths_rewrites_recorded_machine_paths_once(tmp_path, monkeypatch, capsys):
-    import json
-    from pathlib import Path
-
-    monkeypatch.chdir(tmp_path)
-    run_dir = tmp_path / "results/x/bn/seed-0"
-    run_dir.mkdir(parents=True)
-    record = {"status": "complete", "seed": 0, "data_source": str(Path.home() / ".keras/datasets/mnist.npz"),
-              "total_seconds": 12.5}
-    (run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    (run_dir / "train.log").write_text(f"[run 1/2] bn seed 0 -> {run_dir} (process 7)\nEpoch 1/2\n")
-    assert main(["tidy-paths", "results"]) == 0 and "rewrote 2 files" in capsys.readouterr().out
-    tidied = json.loads((run_dir / "run.json").read_text())
-    assert tidied == {**record, "data_source": "~/.keras/datasets/mnist.npz"}  # nothing else moved
-    assert (run_dir / "train.log").read_text() == "[run 1/2] bn seed 0 -> results/x/bn/seed-0 (process 7)\nEpoch 1/2\n"
-    assert main(["tidy-paths", "results"]) == 0 and "rewrote 0 files" in capsys.readouterr().out
-
 
 @pytest.mark.parametrize("args, message", [
     (["run", NO_BN, "--seed", "-1"], "argument --seed: expected a non-negative integer, got '-1'"),

@@ -13,10 +13,15 @@ needs_chromium = pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium"
 
 
 def test_index_lists_each_experiment_with_its_question_and_verdicts(jobs2_results):
-    text = render(jobs2_results.parent, ROOT / "experiments")
+    text = render(jobs2_results.parent)
     row = next(line for line in text.splitlines() if line.startswith("| small (no report yet)"))
     assert "Does the small CNN train with and without BN?" in row  # from the results' copy of the experiment file
-    assert "| 2 of 2 |" in row and "no_bn 0." in row and 'class="verdict' in row  # the fixture runs' claims
+    import json
+
+    means = {v: json.loads((jobs2_results / v / "seed-0/metrics.json").read_text())["test_accuracy"] for v in ("no_bn", "bn")}
+    assert "| 2 of 2 |" in row and f"no_bn {means['no_bn']:.4f}<br>bn {means['bn']:.4f}" in row
+    assert 'class="verdict' in row  # the fixture runs' claims
+    assert "(shrunk smoke run)" in row  # trained with --set and --seeds
 
 
 @needs_chromium

@@ -3,7 +3,7 @@
 A config file may start with ``extends: other.yaml`` (yamlio.read_raw merges it). ``--set a.b=c`` overrides are
 checked against the same schema as the file, then the whole config is validated.
 Layers and optimizers are written ``{class: Name, arg: value, ...}``; their arguments are
-Keras' own and are checked by Keras when the model is built (models.check_buildable).
+Keras' own and are checked by Keras when the model is built (model/build.py: check_buildable).
 """
 from __future__ import annotations
 

@@ -116,7 +116,3 @@ def check_buildable(config: RunConfig) -> None:
             keras.metrics.get(name)
         except Exception as e:
             raise UserError(f"train.metrics: unknown metric '{name}': {_first_line(e)}") from None
-
-
-def count_layers(model: keras.Model, class_name: str) -> int:
-    return sum(type(layer).__name__ == class_name for layer in model.layers)

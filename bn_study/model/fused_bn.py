@@ -3,7 +3,7 @@
 Keras 3's `keras.layers.BatchNormalization` computes the batch moments and the normalisation as
 separate ops (measured here: 36-53 ms forward + backward per step on the article's 26x26x32
 activation against 26 ms for the fused kernel). `FusedBatchNorm` takes the same arguments and
-weights and differs only in how it computes, which tests/test_fused_bn.py checks against Keras'
+weights and differs only in how it computes, which tests/test_layers.py checks against Keras'
 layer (outputs, gradients, moving statistics within 1e-5). What makes it equal, not just close:
 - the kernel normalises NHWC over N, H, W; any other input is laid out that way first (channels
   moved last, everything else flattened into N), which changes the memory order, not the result;

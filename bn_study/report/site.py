@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from bn_study.report import claims
-from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.report.html_page import to_html
 from bn_study.report.experiment_report import REPORT_HTML
 from bn_study.report.tables import markdown_table
@@ -41,13 +41,7 @@ def thumbnail_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _question(spec: ExperimentSpec, experiments_dir: Path) -> str:
-    """The spec's question; results made before specs had one fall back to the experiment file's."""
-    source = experiments_dir / f"{spec.name}.yaml"
-    return spec.question or (load_spec(source).question if source.is_file() else "")
-
-
-def experiment_row(results_dir: Path, experiments_dir: Path) -> list[str]:
+def experiment_row(results_dir: Path) -> list[str]:
     spec = load_spec(results_dir / SPEC_FILE)
     variants = [v.name for v in spec.all_variants]
     runs = [r for r in find_runs(results_dir) if r.variant in variants]
@@ -74,7 +68,7 @@ def experiment_row(results_dir: Path, experiments_dir: Path) -> list[str]:
         f"{spec.name} (no report yet)", image)
     if (results_dir / SHRUNK_FILE).is_file():
         name += " (shrunk smoke run)"
-    return [name, _question(spec, experiments_dir),
+    return [name, spec.question,
             f"{complete} of {len(variants) * len(spec.seeds)}", headline, verdicts, figure]
 
 
@@ -98,14 +92,14 @@ def git_ignored(folders: list[Path]) -> set[Path]:
     return {folders[0].parent / name for name in done.stdout.decode().split()} if done.returncode in (0, 1) else set()
 
 
-def render(results_root: Path, experiments_dir: Path) -> str:
+def render(results_root: Path) -> str:
     """index.html's Markdown (with inline thumbnails): the folders git would commit, not scratch."""
     folders = sorted(p for p in results_root.iterdir() if p.is_dir())
     ignored = git_ignored(folders)
     folders = [p for p in folders if p not in ignored]
     experiments = [p for p in folders if (p / SPEC_FILE).is_file()]
     measurements = [p for p in folders if not (p / SPEC_FILE).is_file() and (p / "README.md").is_file()]
-    rows = [experiment_row(p, experiments_dir) for p in experiments]
+    rows = [experiment_row(p) for p in experiments]
     lines = ["# bn_study results", "",
              "Written by `bn-study site` from the result folders below (scratch folders that git ignores, "
              "such as `make quick`'s, are left out). "
@@ -117,9 +111,9 @@ def render(results_root: Path, experiments_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def write_site(results_root: Path = Path("results"), experiments_dir: Path = Path("experiments")) -> Path:
+def write_site(results_root: Path = Path("results")) -> Path:
     """results/index.html."""
     results_root = Path(results_root)
     path = results_root / INDEX_HTML
-    write_text(path, to_html(render(results_root, Path(experiments_dir)), results_root, "bn_study results", toc=False))
+    write_text(path, to_html(render(results_root), results_root, "bn_study results", toc=False))
     return path

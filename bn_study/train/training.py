@@ -6,7 +6,6 @@ history.csv at one row per epoch.
 """
 from __future__ import annotations
 
-import io
 import os
 import platform
 import shutil
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from bn_study import results
@@ -83,9 +81,7 @@ class ResumeHistory(keras.callbacks.Callback):
     """On the first epoch of an attempt, drop history rows from that epoch on.
 
     BackupAndRestore saves after CSVLogger writes, so a kill between the two leaves a row for an
-    epoch that will be trained again; a kill during the write leaves a partial line. A history
-    written before a clock column existed gets that column (empty in its old rows), in CSVLogger's
-    order (epoch, then sorted keys), so that the rows appended now line up with the header.
+    epoch that will be trained again; a kill during the write leaves a partial line.
     """
 
     def __init__(self, path: Path):
@@ -100,14 +96,8 @@ class ResumeHistory(keras.callbacks.Callback):
         header, rows = lines[:1], lines[1:]
         columns = header[0].rstrip("\n").split(",") if header else []
         keep = [r for r in rows if r.endswith("\n") and int(r.split(",")[columns.index("epoch")]) < epoch]
-        missing = [c for c in CLOCK_COLUMNS if c not in columns]
-        if missing and len(missing) < len(CLOCK_COLUMNS):  # an older bn_study's history: same run, fewer clocks
-            old = pd.read_csv(io.StringIO("".join(header + keep)))
-            text = old.reindex(columns=["epoch"] + sorted(columns[1:] + missing)).to_csv(index=False)
-        else:
-            text = "".join(header + keep)
         with open(self.path, "r+") as f:  # in place: CSVLogger holds the file open for appending
-            f.write(text)
+            f.write("".join(header + keep))
             f.truncate()
 
 
