@@ -19,28 +19,27 @@ from bn_study.report.figures import plt, save_figure
 MARKS = {claims.SUPPORTED: "✓", claims.NOT_SUPPORTED: "✗", claims.INCONCLUSIVE: "·"}
 
 
-def effect_cells(verdicts, summary: pd.DataFrame, points) -> pd.DataFrame:
-    """One row per difference claim between grid variants at one swept value: metric, column (the
-    baseline's line), row (the swept value), the difference of means and the verdict."""
+def effect_cells(claims_table: pd.DataFrame, summary: pd.DataFrame, points) -> pd.DataFrame:
+    """One row per difference claim (claims.csv) between grid variants at one swept value: metric,
+    column (the baseline's line), row (the swept value), the difference of means and the verdict."""
     where = {p.variant: p for p in points}
     rows = []
-    for v in verdicts:
-        c = v.claim
-        if c.test != "difference" or c.baseline not in where or c.treatment not in where:
+    for _, c in claims_table.iterrows():
+        if c["test"] != "difference" or c["baseline"] not in where or c["treatment"] not in where:
             continue
-        base, treat = where[c.baseline], where[c.treatment]
+        base, treat = where[c["baseline"]], where[c["treatment"]]
         if base.x != treat.x:
             continue
-        a, b = (claims.variant_values(summary, name, c.metric) for name in (c.baseline, c.treatment))
-        rows.append({"metric": c.metric, "column": f"{base.line} → {treat.line}", "row": base.x,
+        a, b = (claims.variant_values(summary, name, c["metric"]) for name in (c["baseline"], c["treatment"]))
+        rows.append({"metric": c["metric"], "column": f"{base.line} → {treat.line}", "row": base.x,
                      "difference": b.mean() - a.mean() if len(a) and len(b) else np.nan,
-                     "verdict": v.verdict})
+                     "verdict": c["verdict"]})
     return pd.DataFrame(rows)
 
 
-def effect_map(verdicts, summary: pd.DataFrame, points, out: Path) -> Path | None:
+def effect_map(claims_table: pd.DataFrame, summary: pd.DataFrame, points, out: Path) -> Path | None:
     """effect_map.png: a heat map per metric (see the module docstring); None without such claims."""
-    cells = effect_cells(verdicts, summary, points)
+    cells = effect_cells(claims_table, summary, points)
     if cells.empty:
         return None
     metrics = list(dict.fromkeys(cells["metric"]))

@@ -19,8 +19,9 @@ from bn_study.report.html_page import to_html
 from bn_study.report.probe_report import probe_section
 from bn_study.report.tables import grid_representatives, markdown_table, grid_setup_line, steps_section, sweep_section
 from bn_study.results import COMMANDS_FILE, SHRUNK_FILE, RunRecord, find_runs, read_json, write_text
-from bn_study.report.summary import mean_ci, summary_table
-from bn_study.report.verdicts import RULES, judge_all
+from bn_study.report.summary import mean_ci
+from bn_study.report.statistics import finite, read_claims, read_summary
+from bn_study.report.verdicts import RULES
 
 REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
 TABLE_FIGURES = {
@@ -184,26 +185,15 @@ def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> s
                       markdown_table(["figure"] + variants, rows), ""])
 
 
-def _test_text(claim) -> str:
-    if claim.expect:
-        return f"{claim.test}: {claim.metric} ({claim.expect} for {claim.treatment})"
-    if claim.test == "range":
-        return f"{claim.test}: {claim.metric} ≥ {claim.value:g}, wider for {claim.treatment}"
-    if claim.test in ("gain", "equivalence"):
-        center = claim.value or 0.0
-        return (f"{claim.test}: {claim.metric} of {claim.treatment} − {claim.baseline} in "
-                f"[{center - claim.tolerance:g}, {center + claim.tolerance:g}]")
-    return f"{claim.test}: {claim.metric}"
-
-
-def claims_section(spec: ExperimentSpec, summary: pd.DataFrame) -> str:
+def claims_section(spec: ExperimentSpec, results_dir: Path) -> str:
+    """The claims table from claims.csv (statistics.py judged them; nothing is re-judged here)."""
     if not spec.claims:
         return ""
     rows = []
-    for i, v in enumerate(judge_all(spec.claims, summary, spec.grid_points), 1):
-        source = f"<br>*{v.claim.source}*" if v.claim.source else ""
-        holm_p = f"{v.adjusted_p:.2g}" if np.isfinite(v.adjusted_p) else "–"
-        rows.append([str(i), v.claim.claim + source, _test_text(v.claim), v.evidence, holm_p, f"**{v.verdict}**"])
+    for _, c in read_claims(results_dir).iterrows():
+        source = f"<br>*{c['source']}*" if c["source"] else ""
+        holm_p = f"{c['holm_p']:.2g}" if finite(c["holm_p"]) else "–"
+        rows.append([str(c["number"]), c["claim"] + source, c["test_text"], c["evidence"], holm_p, f"**{c['verdict']}**"])
     return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "Holm p", "verdict"], rows), "",
                       f"Verdict rules (α = {claims_mod.ALPHA}, n = runs per variant as shown):", "",
                       claims_mod.RULES, "", RULES, "", SOURCES, ""])
@@ -281,7 +271,6 @@ def render_markdown(results_dir: Path) -> str:
     expected = len(variants) * len(spec.seeds)
     missing = [f"{v}/seed-{s}" for v in variants for s in spec.seeds
                if not any(r.variant == v and r.seed == s for r in runs + diverged)]
-    summary = summary_table(runs + diverged, spec.thresholds, variants)
     listed = [v.name for v in spec.variants]  # a grid's variants are reported against the swept value
     head = [f"# Report: {spec.name}" + (" (shrunk smoke run)" if shrunk_note(results_dir) else ""), "",
             *([shrunk_note(results_dir), ""] if shrunk_note(results_dir) else []),
@@ -293,10 +282,11 @@ def render_markdown(results_dir: Path) -> str:
             + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]
     if not runs:
         return "\n".join(head + ["No complete runs yet."])
+    summary = read_summary(results_dir)
     parts = [setup_section(spec, runs, results_dir),
              results_section(summary[summary["variant"].isin(listed)], listed, spec.thresholds) if listed else "",
              sweep_section(summary, spec.grid_points), steps_section(runs, listed),
-             claims_section(spec, summary), observations_section(summary, runs, listed),
+             claims_section(spec, results_dir), observations_section(summary, runs, listed),
              probe_section(runs, variants),
              plots_section(results_dir, variants)]
     return "\n".join(head + [part for part in parts if part])

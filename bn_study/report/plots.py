@@ -225,7 +225,7 @@ def draw_plots(results_dir: Path) -> list[Path]:
     """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
     from bn_study.config.experiment_spec import SPEC_FILE, load_spec
     from bn_study.results import FINAL, find_runs
-    from bn_study.report.summary import summary_table, write_tables
+    from bn_study.report.statistics import read_claims, read_summary, write_statistics
 
     results_dir = Path(results_dir)
     spec = load_spec(results_dir / SPEC_FILE)
@@ -238,8 +238,8 @@ def draw_plots(results_dir: Path) -> list[Path]:
         raise UserError(f"{results_dir}: no complete runs to plot")
     out = results_dir / PLOTS_DIR
     out.mkdir(exist_ok=True)
-    summary = summary_table(finished, spec.thresholds, variants)
-    paths = write_tables(results_dir, summary)
+    paths = write_statistics(results_dir)  # the one place the statistics are computed
+    summary = read_summary(results_dir)
     present = [v for v in variants if any(r.variant == v for r in runs)]
     if "article_figure" in spec.plots:
         first = min(r.seed for r in runs)
@@ -259,10 +259,8 @@ def draw_plots(results_dir: Path) -> list[Path]:
         paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
     if "effect_map" in spec.plots and spec.grid_points:
         from bn_study.report.effect_map import effect_map
-        from bn_study.report.verdicts import judge_all
 
-        paths += [p for p in [effect_map(judge_all(spec.claims, summary, spec.grid_points), summary,
-                                         spec.grid_points, out)] if p]
+        paths += [p for p in [effect_map(read_claims(results_dir), summary, spec.grid_points, out)] if p]
     if "landscape" in spec.plots:
         from bn_study.report.landscape_plot import landscape_bands
 

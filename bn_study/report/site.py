@@ -14,6 +14,7 @@ from collections import Counter
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 from PIL import Image
 
 from bn_study.report import claims
@@ -21,13 +22,13 @@ from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.report.html_page import to_html
 from bn_study.report.experiment_report import REPORT_HTML
 from bn_study.report.tables import markdown_table
-from bn_study.results import DIVERGED, SHRUNK_FILE, find_runs, write_text
-from bn_study.report.summary import summary_table
-from bn_study.report.verdicts import judge_all
+from bn_study.results import SHRUNK_FILE, write_text
+from bn_study.report.statistics import read_claims, read_summary
+from bn_study.report.summary import SUMMARY_FILE
 
 INDEX_HTML = "index.html"
 # The figure that best shows each kind of experiment, first match wins.
-THUMBNAILS = ("plots/mean_curves.png", "plots/test_accuracy_by_step.png", "plots/sweep_test_accuracy.png",
+THUMBNAILS = ("plots/effect_map.png", "plots/landscape.png", "plots/mean_curves.png", "plots/test_accuracy_by_step.png", "plots/sweep_test_accuracy.png",
               "plots/article_figure_bn.png", "plots/compare_accuracy.png")
 THUMB_SIZE = (420, 320)  # pixels; about 40 KB each as PNG
 
@@ -42,22 +43,23 @@ def thumbnail_uri(png: Path) -> str:
 
 
 def experiment_row(results_dir: Path) -> list[str]:
+    """A row from the experiment's result files: experiment.yaml, summary.csv and claims.csv."""
     spec = load_spec(results_dir / SPEC_FILE)
     variants = [v.name for v in spec.all_variants]
-    runs = [r for r in find_runs(results_dir) if r.variant in variants]
-    finished = [r for r in runs if r.complete or r.run.get("status") == DIVERGED]
-    complete = sum(r.complete for r in runs)
-    summary = summary_table(finished, spec.thresholds, variants)
+    has_statistics = (results_dir / SUMMARY_FILE).is_file()
+    summary = read_summary(results_dir) if has_statistics else pd.DataFrame()
+    complete = int((summary["status"] == "complete").sum()) if not summary.empty else 0
     listed = [v.name for v in spec.variants]
-    if summary.empty:
-        headline = "no complete run yet"
+    done = summary[summary["status"] == "complete"] if not summary.empty else summary
+    if done.empty:
+        headline = "no complete run yet" if has_statistics else "no statistics yet (`bn-study plot`)"
     elif listed:
-        means = summary.groupby("variant", observed=True)["test_accuracy"].mean()
+        means = done.groupby("variant", observed=True)["test_accuracy"].mean()
         headline = "<br>".join(f"{v} {means[v]:.4f}" for v in listed if v in means)
     else:
-        best = summary.groupby("variant", observed=True)["test_accuracy"].mean().idxmax()
-        headline = f"best: {best} {summary.loc[summary['variant'] == best, 'test_accuracy'].mean():.4f}"
-    counts = Counter(v.verdict for v in judge_all(spec.claims, summary, spec.grid_points)) if not summary.empty else {}
+        means = done.groupby("variant", observed=True)["test_accuracy"].mean()
+        headline = f"best: {means.idxmax()} {means.max():.4f}"
+    counts = Counter(read_claims(results_dir)["verdict"]) if has_statistics and spec.claims else {}
     verdicts = "<br>".join(f'<span class="verdict {v.replace(" ", "-")}">{counts[v]} {v}</span>'
                            for v in (claims.SUPPORTED, claims.NOT_SUPPORTED, claims.INCONCLUSIVE) if counts.get(v)) or "–"
     thumb = next((results_dir / t for t in THUMBNAILS if (results_dir / t).is_file()), None)
