@@ -1,10 +1,12 @@
 """`compare`: bit-identity per seed, a verdict per figure, and the errors a user can hit."""
 import shutil
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from bn_study.cli import main
-from bn_study.report.compare import figure_row, render
+from bn_study.report.compare import figure_test, judge_tests, render
 
 
 def test_a_copy_is_bit_identical_and_a_changed_run_is_not(jobs2_results, tmp_path):
@@ -21,12 +23,22 @@ def test_a_copy_is_bit_identical_and_a_changed_run_is_not(jobs2_results, tmp_pat
     assert "TensorFlow threads intra-op 1, inter-op 1" in text  # the machines, from run.json
 
 
-def test_verdicts_follow_welchs_test():
+def test_verdicts_follow_welchs_test_with_holm_across_figures():
     reference = pd.Series([0.990, 0.991, 0.992, 0.991, 0.990])
-    assert figure_row("test_accuracy", reference, reference + 0.0004)[-1] == "**consistent**"
-    shifted = figure_row("test_accuracy", reference, reference - 0.01)
-    assert shifted[-1] == "**differs**" and shifted[3].startswith("-0.01 [")
-    assert figure_row("val_accuracy_epoch1", pd.Series([0.106] * 3), pd.Series([0.106] * 3))[-1] == "**consistent**"
+    tests = [figure_test("v", "test_accuracy", reference, reference + 0.0004),
+             figure_test("v", "test_loss", reference, reference - 0.01),
+             figure_test("v", "val_accuracy_epoch1", pd.Series([0.106] * 3), pd.Series([0.106] * 3))]
+    judged = judge_tests(tests)
+    assert list(judged["verdict"]) == ["consistent", "differs", "consistent"]
+    assert judged.loc[1, "difference"].startswith("-0.01 [")
+    # Holm over the two tested figures: the smaller p doubled, the larger kept (at least the smaller's).
+    raw = judged["p"].to_numpy()
+    assert judged.loc[1, "holm_p"] == pytest.approx(min(1.0, 2 * raw[1]))
+    assert judged.loc[0, "holm_p"] == pytest.approx(max(raw[0], 2 * raw[1]))
+    assert np.isnan(judged.loc[2, "holm_p"])  # no spread on either side: no test, not in the family
+    # A p below alpha alone is not enough once adjusted: 0.03 and 0.04 both become 0.06.
+    near = judge_tests([{**tests[0], "p": 0.03, "note": ""}, {**tests[0], "p": 0.04, "note": ""}])
+    assert list(near["verdict"]) == ["consistent", "consistent"]
 
 
 def test_nothing_in_common_is_one_line(jobs2_results, tmp_path, capsys):
