@@ -41,7 +41,8 @@ quick: data-mnist
 
 # The experiments beyond the article's (README and docs/experiments.md), about 2.5 hours on 2 CPU
 # cores in all; each skips its complete runs, so an interrupted `make studies` continues.
-STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift batch_size
+STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift batch_size \
+	when_bn_helps_mlp landscape when_bn_helps_cnn
 studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
@@ -66,10 +67,11 @@ test-slow: install
 	$(PY) -m pytest -q --durations=12 -n $(TEST_WORKERS) --dist load -m slow tests
 
 plots: install
-	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do \
+	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do [ -d $$dir ] || continue; \
 		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
 	$(PY) -m bn_study article-figure $(RESULTS) --out results/article_figure.png
 	$(PY) -m bn_study article-figure $(RESULTS) results/article_fashion --out results/article_datasets.png
+	$(PY) -m bn_study docs
 	$(PY) -m bn_study site
 
 # results/index.html: every experiment (question, runs, headline, verdicts, thumbnail) and measurement.

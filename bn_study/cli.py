@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("site", help="write results/index.html: every experiment and measurement on one offline page")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="default results")
 
+    p = sub.add_parser("docs", help="regenerate the result tables between <!-- results:... --> markers in "
+                                    "README.md and docs/*.md from the statistics files")
+    p.add_argument("--check", action="store_true", help="change nothing; fail when a table is out of date")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="default results")
+
     p = sub.add_parser("check-html", help="open pages in headless Chromium: fail on a missing image, a console "
                                           "error, a network request or a broken link; save screenshots")
     p.add_argument("pages", type=Path, nargs="*", help="default: results/index.html, every REPORT.html and COMPARE.html")
@@ -261,6 +266,16 @@ def cmd_site(args) -> None:
     from bn_study.report.site import write_site
 
     print(f"wrote {write_site(args.results)}")
+
+
+def cmd_docs(args) -> None:
+    from bn_study.report.docs import update_docs
+
+    pages = [Path("README.md"), *sorted(Path("docs").glob("*.md"))]
+    stale = update_docs(pages, args.results, check=args.check)
+    if args.check and stale:
+        raise UserError(f"docs: out of date: {', '.join(map(str, stale))}; `bn-study docs` (or make plots) rewrites them")
+    print(("out of date: " if args.check else "rewrote: ") + (", ".join(map(str, stale)) or "none"))
 
 
 def cmd_check_html(args) -> None:

@@ -51,3 +51,29 @@ def test_no_committed_file_names_a_machine_path_or_the_build_folder():
     offenders = [str(p.relative_to(ROOT)) for p in _tracked_text_files()
                  if p.is_file() and pattern.search(p.read_text(errors="replace"))]
     assert not offenders, f"machine paths or ../shared in: {offenders[:10]}"
+
+
+def test_result_tables_are_generated_and_up_to_date():
+    """Tables between <!-- results:... --> markers come from the statistics files (`bn-study docs`,
+    run by `make plots`); a change to a run's files that moves a number makes this fail until then."""
+    from bn_study.report.docs import BLOCK, update_docs
+
+    assert any(BLOCK.search(page.read_text()) for page in DOCS)
+    assert update_docs(DOCS, ROOT / "results", check=True) == []
+
+
+def test_a_changed_statistic_makes_the_docs_stale(tmp_path):
+    from bn_study.report.docs import update_docs
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results/when_bn_helps_mlp", results / "when_bn_helps_mlp",
+                    ignore=shutil.ignore_patterns("seed-*", "plots", "*.html"))
+    page = write(tmp_path / "page.md", "x\n<!-- results:when_bn_helps_mlp:effect -->\n<!-- /results -->\n")
+    assert update_docs([page], results) == [page]  # filled in
+    assert update_docs([page], results, check=True) == []
+    import pandas as pd
+
+    summary = pd.read_csv(results / "when_bn_helps_mlp/summary.csv")
+    summary.loc[0, "final_val_accuracy"] -= 0.5  # one run's number moves
+    summary.to_csv(results / "when_bn_helps_mlp/summary.csv", index=False)
+    assert update_docs([page], results, check=True) == [page]
