@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from bn_study.train import training
-from bn_study.config.schema import ClassSpec, load_config
+from bn_study.config.schema import load_config
+from bn_study.config.validate import ClassSpec
 from bn_study.data.datasets import load_dataset
 from bn_study.errors import UserError
 from bn_study.model.build import build_layer

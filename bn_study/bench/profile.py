@@ -22,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from bn_study.data.batches import in_order
-from bn_study.config.schema import ClassSpec, ModelConfig, RunConfig
+from bn_study.config.schema import ModelConfig, RunConfig
+from bn_study.config.validate import ClassSpec
 
 WARMUP_STEPS = 3
 CHUNK_STEPS = 8  # training steps per profiler session (memory: see profile_epoch)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bn_study.config.schema import from_raw, suggest
+from bn_study.config.validate import from_raw, suggest
 from bn_study.config.yamlio import read_yaml
 from bn_study.errors import UserError
 

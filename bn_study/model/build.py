@@ -7,7 +7,8 @@ import re
 
 import keras
 
-from bn_study.config.schema import ClassSpec, ModelConfig, RunConfig
+from bn_study.config.schema import ModelConfig, RunConfig
+from bn_study.config.validate import ClassSpec
 from bn_study.errors import UserError
 from bn_study.model.fused_bn import FusedBatchNorm
 from bn_study.model.manual_bn import ManualBatchNorm

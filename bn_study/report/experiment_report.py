@@ -75,7 +75,8 @@ def _layer_text(layer: dict) -> str:
 
 def _parameters(config: dict) -> int:
     """The model's parameter count, rebuilt with Keras (runs since 2026-12-01 record it in run.json)."""
-    from bn_study.config.schema import ModelConfig, from_raw
+    from bn_study.config.schema import ModelConfig
+    from bn_study.config.validate import from_raw
     from bn_study.train.quiet_tensorflow import import_tensorflow
 
     import_tensorflow()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bn_study import results
 from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
-from bn_study.config.schema import RunConfig, load_config, to_raw
+from bn_study.config.schema import RunConfig, load_config
+from bn_study.config.validate import to_raw
 from bn_study.config.yamlio import dump_yaml
 from bn_study.errors import UserError
 from bn_study.run.jobs import Engine, Job, check_memory, plan_jobs
