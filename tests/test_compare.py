@@ -16,6 +16,10 @@ def test_a_copy_is_bit_identical_and_a_changed_run_is_not(jobs2_results, tmp_pat
     table = pd.read_csv(history)
     table.loc[1, "val_loss"] += 1e-12  # the last bits only
     table.to_csv(history, index=False)
+    from bn_study.report.statistics import write_statistics
+
+    for results in (jobs2_results, copy):
+        write_statistics(results)  # what `bn-study plot` does first; compare only reads them
     text = render(jobs2_results, copy)
     assert "## no_bn\n\nComplete runs: 1 in the reference, 1 here; seeds in both: 0; bit-identical: 1 of 1" in text
     assert "## bn\n\nComplete runs: 1 in the reference, 1 here; seeds in both: 0; bit-identical: 0 of 1" in text
@@ -51,3 +55,22 @@ def test_nothing_in_common_is_one_line(jobs2_results, tmp_path, capsys):
     assert "no variant in common" in capsys.readouterr().err
     assert main(["compare", str(jobs2_results), str(tmp_path / "missing")]) == 2
     assert "no such results directory" in capsys.readouterr().err
+
+
+def test_plot_site_and_compare_need_no_tensorflow(jobs2_results, tmp_path):
+    """They read result files only; a machine without TensorFlow can redraw and compare."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    results = tmp_path / "results"
+    shutil.copytree(jobs2_results, results / "small")
+    code = ("import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+            "from bn_study.cli import main\n"
+            f"assert main(['plot', '{results / 'small'}']) == 0\n"
+            f"assert main(['site', '--results', '{results}']) == 0\n"
+            f"assert main(['compare', '{results / 'small'}', '{results / 'small'}']) == 0\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (results / "index.html").is_file() and (results / "small/COMPARE.csv").is_file()

@@ -22,7 +22,8 @@ from bn_study.report.verdicts import holm
 from bn_study.report.experiment_report import machine_line
 from bn_study.report.tables import markdown_table
 from bn_study.results import RunRecord, find_runs, write_text
-from bn_study.report.summary import mean_ci, summary_table
+from bn_study.report.statistics import read_summary
+from bn_study.report.summary import mean_ci
 
 COMPARE_MD, COMPARE_HTML, COMPARE_CSV = "COMPARE.md", "COMPARE.html", "COMPARE.csv"
 FIGURES = {
@@ -80,6 +81,10 @@ def judge_tests(tests: list[dict]) -> pd.DataFrame:
     return table
 
 
+def _complete(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary["status"] == "complete"] if not summary.empty else summary
+
+
 def _machines(runs: list[RunRecord]) -> list[str]:
     return sorted({machine_line(r.run) for r in runs})
 
@@ -96,8 +101,8 @@ def comparison(reference_dir: Path, local_dir: Path) -> tuple[str, pd.DataFrame]
     if not variants:
         raise UserError(f"{local_dir}: no variant in common with {reference_dir} (expected folders like "
                         f"{reference_dir}/<variant>/seed-<k>)")
-    ref_table = summary_table([r for r in reference if r.complete], (), variants)
-    local_table = summary_table([r for r in local if r.complete], (), variants)
+    # The figures come from each side's summary.csv (statistics.py); the runs only for bit-identity.
+    ref_table, local_table = (_complete(read_summary(d)) for d in (reference_dir, local_dir))
     if local_table.empty:
         raise UserError(f"{local_dir}: no complete run yet; finish it first (rerun the command that trained it)")
     lines = [f"# Comparison: {local_dir} against {reference_dir}", "",
