@@ -108,6 +108,7 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
     from bn_study.train.training import raise_interrupt  # TensorFlow is loaded here already (check_buildable)
 
     old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
+    total_epochs, first_epochs, began = bar.total, sum(j.epochs_done() for j in jobs), time.perf_counter()
     try:
         while sum(counts.values()) < len(jobs):
             try:
@@ -124,7 +125,8 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
                     _, started = running.pop(index)
                     counts[value] += 1
                     say(f"[run {job.index}/{job.total}] {job.label}: {value} after "
-                        f"{(time.perf_counter() - started) / 60:.1f} min")
+                        f"{(time.perf_counter() - started) / 60:.1f} min"
+                        + _eta(sum(j.epochs_done() for j in jobs), first_epochs, total_epochs, began))
             bar.n = sum(j.epochs_done() for j in jobs)
             bar.set_postfix_str(_postfix(counts, [by_index[i] for i in running]))
         for worker in workers:
@@ -156,6 +158,16 @@ def _replace_dead_workers(workers, running, by_index, counts, start_worker, task
                 say(f"[run {job.index}/{job.total}] {job.label}: failed (worker exited with code {worker.exitcode})")
         workers[i] = start_worker()
         tasks.put(None)
+
+
+def _eta(epochs_now: int, epochs_first: int, epochs_total: int, began: float) -> str:
+    """'; 120 of 250 epochs, about 14 min to go' from this command's pace so far (longest runs go
+    first, so the estimate errs long early on)."""
+    done = epochs_now - epochs_first
+    if done <= 0 or epochs_now >= epochs_total:
+        return ""
+    left = (time.perf_counter() - began) * (epochs_total - epochs_now) / done
+    return f"; {epochs_now} of {epochs_total} epochs, about {left / 60:.0f} min to go"
 
 
 def _postfix(counts: Counter, running: list[Job]) -> str:
