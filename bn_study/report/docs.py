@@ -12,6 +12,7 @@ claims.csv; `bn-study docs --check` (and a test) fails when a block is out of da
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -51,9 +52,18 @@ def effect_block(results_dir: Path) -> str:
     grid = {(c.row, c.column): f"{c.difference:+.3f} {MARKS.get(c.verdict, '?')}" for c in cells.itertuples()}
     rows = [[str(row)] + [grid.get((row, column), "–") for column in columns] for row in sorted(set(cells["row"]))]
     key = spec.grid_points[0].key.rsplit(".", 1)[-1]
-    note = (f"\n\n{metric.replace('_', ' ')}, treatment minus baseline, mean over seeds; "
+    columns_shown = [_pair_name(c) for c in columns]
+    note = (f"\n\n{metric.replace('_', ' ')}: {columns[0].split(' → ')[1]} minus {columns[0].split(' → ')[0]} "
+            "and so on for each column, mean over seeds; "
             "✓ supported, ✗ not supported, · inconclusive (Holm-adjusted, α = 0.05).")
-    return markdown_table([key] + [c.replace(" → ", " → ") for c in columns], rows) + note
+    return markdown_table([key] + columns_shown, rows) + note
+
+
+def _pair_name(column: str) -> str:
+    """'sigmoid_sgd_none → sigmoid_sgd_bn' -> 'sigmoid_sgd' (what the two lines share), else as is."""
+    baseline, _, treatment = column.partition(" → ")
+    shared = os.path.commonprefix([baseline, treatment]).rstrip("_-")
+    return shared or column
 
 
 KINDS = {"claims": claims_block, "effect": effect_block}

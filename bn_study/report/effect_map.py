@@ -51,10 +51,11 @@ def effect_map(claims_table: pd.DataFrame, summary: pd.DataFrame, points, out: P
         mine = cells[cells["metric"] == metric]
         grid = mine.pivot(index="row", columns="column", values="difference").reindex(index=rows, columns=columns)
         limit = np.nanmax(np.abs(grid.to_numpy())) if np.isfinite(grid.to_numpy()).any() else 1.0
-        # For "lower is better" figures (epochs to a threshold) blue still means "treatment better".
-        sign = -1 if metric.startswith("epochs_to") or metric.endswith("_loss") else 1
-        image = ax.imshow(sign * grid.to_numpy(dtype=float), cmap="RdBu", vmin=-limit or -1, vmax=limit or 1,
-                          aspect="auto")
+        # For "lower is better" figures (epochs to a threshold) the colours turn round: blue still
+        # means "treatment better", and the colour bar keeps the cells' signs.
+        lower_better = metric.startswith("epochs_to") or metric.endswith("_loss")
+        image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r" if lower_better else "RdBu",
+                          vmin=-limit or -1, vmax=limit or 1, aspect="auto")
         for _, cell in mine.iterrows():
             i, j = rows.index(cell["row"]), columns.index(cell["column"])
             ax.text(j, i, f"{cell['difference']:+.3g}\n{MARKS.get(cell['verdict'], '?')}", ha="center", va="center",
