@@ -57,6 +57,7 @@ def test_nothing_in_common_is_one_line(jobs2_results, tmp_path, capsys):
     assert "no such results directory" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh interpreter: about 25 s
 def test_plot_site_and_compare_need_no_tensorflow(jobs2_results, tmp_path):
     """They read result files only; a machine without TensorFlow can redraw and compare."""
     import subprocess
