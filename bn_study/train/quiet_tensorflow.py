@@ -1,11 +1,12 @@
-"""Import TensorFlow without the lines it prints to stderr on every start.
+"""Start TensorFlow the one way every bn_study process does: bn_study's speed defaults set first,
+and without the lines TensorFlow prints to stderr on every start.
 
 TensorFlow 2.21 logs at import time through absl before absl is initialised, so
 TF_CPP_MIN_LOG_LEVEL does not reach these lines; each comes from a C++ library, not from Python:
 - "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR" (absl,
   once per TensorFlow shared library that logs: twice),
-- "I0000 ... port.cc] oneDNN custom operations are on ..." (whenever oneDNN is on: by default on
-  CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; run.json records the state instead),
+- "I0000 ... port.cc] oneDNN custom operations are on ..." (whenever oneDNN is on, as it is by
+  bn_study's default on x86; run.json records the state instead),
 - "I0000 ... cpu_feature_guard.cc] This TensorFlow binary is optimized ..." and its second line.
 Their cause is TensorFlow's start-up itself, so they are filtered: stderr's file descriptor points
 at a temporary file during the import, and every other line is written back to stderr unchanged.
