@@ -16,7 +16,6 @@ import os
 import re
 from pathlib import Path
 
-import pandas as pd
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError

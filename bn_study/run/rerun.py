@@ -51,10 +51,9 @@ def rerun_environment(record: dict) -> dict[str, str]:
 
 
 def default_out(run_dir: Path, results_root: Path = Path("results")) -> Path:
-    """results/local/rerun/<the run's path with / as __> (git-ignored scratch)."""
-    name = "__".join(Path(run_dir).resolve().relative_to(Path.cwd().resolve()).parts
-                     if Path(run_dir).resolve().is_relative_to(Path.cwd().resolve()) else Path(run_dir).parts[-3:])
-    return results_root / "local" / "rerun" / name
+    """results/local/rerun/<experiment>__<variant>__seed-<k> (git-ignored scratch): the run
+    folder's last three parts name it wherever it lies."""
+    return results_root / "local" / "rerun" / "__".join(Path(run_dir).resolve().parts[-3:])
 
 
 def compare_runs(original: Path, again: Path) -> dict:
