@@ -100,7 +100,7 @@ bench: data-mnist
 # and ManualBatchNorm (the textbook equations), alternated, 3 pairs; ratios to Keras' BN.
 bench-bn: data-mnist
 	$(PY) -m bn_study bench --variants bn --epochs 3 --pairs 3 \
-		--arms bn_study,bn_study_fused,bn_study_manual --out results/bench_bn
+		--arms bn_study:BN_STUDY_BN_KERNEL=keras,bn_study_fused,bn_study_manual --out results/bench_bn
 
 # Both article models at 1 and 2 TensorFlow threads (and all cores where there are more).
 comma := ,

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from bn_study.errors import UserError
-from bn_study.train.machine import COMMAND_VARIABLE
+from bn_study.train.machine import BN_KERNEL_VARIABLE, COMMAND_VARIABLE, bn_kernel
 from bn_study.train.quiet_tensorflow import import_tensorflow
 from bn_study.train.threads import configure_threads
 
@@ -163,7 +163,10 @@ def cmd_show(args) -> None:
     check_buildable(config)
     print(f"# {args.config} resolved (fingerprint {config.fingerprint()})")
     print(dump_yaml(config.to_raw()))
-    build_model(config.model).summary()
+    kernel = bn_kernel()
+    print(f"# BatchNormalization layers train on the {kernel} kernel ({BN_KERNEL_VARIABLE}={kernel}; "
+          f"{'fused' if kernel == 'keras' else 'keras'} is the other choice)")
+    build_model(config.model, bn_kernel=kernel).summary()
 
 
 def run_folder(config_path: Path, overrides: list[str], seed: int) -> Path:
@@ -371,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
     os.environ[COMMAND_VARIABLE] = args.command_line  # run.json records it, in worker processes too
     try:
+        bn_kernel()  # a misspelt BN_STUDY_BN_KERNEL stops here, before any run starts
         globals()[f"cmd_{args.command.replace('-', '_')}"](args)
     except UserError as e:
         print(f"bn_study: error: {e}", file=sys.stderr)

@@ -49,7 +49,7 @@ def test_every_run_writes_its_files(results_dir):
             assert run["cpu"]["model"] and run["cpu"]["isa"] and set(run["cpu"]["caches"]) >= {"L1d", "L2"}
             onednn_setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")  # CI runs some tests with it flipped
             if onednn_setting in ("0", "1"):
-                assert run["numerics"] == {"onednn": onednn_setting == "1",
+                assert run["numerics"] == {"onednn": onednn_setting == "1", "bn_kernel": os.environ.get("BN_STUDY_BN_KERNEL", "fused"),
                                            "environment": {"TF_ENABLE_ONEDNN_OPTS": onednn_setting}}
             assert isinstance(run["numerics"]["onednn"], bool)
             assert re.fullmatch(r"[0-9a-f]{40}", run["commit"]) and isinstance(run["dirty"], bool)

@@ -67,6 +67,28 @@ def test_fused_bn_sits_where_the_config_says_and_is_refused_off_tensorflow(monke
         build_model(config.model)
 
 
+@pytest.mark.parametrize("bn_kernel, expected", [("keras", "BatchNormalization"), ("fused", "FusedBatchNorm")])
+def test_the_bn_kernel_setting_swaps_the_kernel_not_the_model(bn_kernel, expected):
+    config = load_config(ROOT / "configs/article_bn.yaml")
+    model = build_model(config.model, bn_kernel=bn_kernel)
+    names = [type(l).__name__ for l in model.layers]
+    assert [i for i, n in enumerate(names) if n == expected] == [1, 3, 5, 7, 10]
+    assert model.count_params() == 433_034
+    assert model.layers[1].get_config()["momentum"] == 0.99  # the config's arguments, unchanged
+    # Layers the fused kernel cannot compute exactly stay Keras' own.
+    kept = load_config(ROOT / "configs/article_bn.yaml", ["model.layers.1.renorm=true", "model.layers.3.epsilon=1e-6"])
+    names = [type(l).__name__ for l in build_model(kept.model, bn_kernel=bn_kernel).layers]
+    assert names[1] == names[3] == "BatchNormalization" and names[5] == expected
+
+
+def test_a_misspelt_bn_kernel_setting_is_one_line(monkeypatch, capsys):
+    from bn_study.cli import main
+
+    monkeypatch.setenv("BN_STUDY_BN_KERNEL", "fast")
+    assert main(["show", str(ROOT / "configs/article_bn.yaml")]) == 2
+    assert capsys.readouterr().err == "bn_study: error: BN_STUDY_BN_KERNEL='fast': expected one of fused, keras (unset: fused)\n"
+
+
 def test_every_committed_run_resolves_to_its_recorded_fingerprint():
     """Configs rewritten as families (article_cnn) must resolve to exactly the layers the committed
     runs trained: every run of every committed experiment, with its variant's --set overrides."""

@@ -74,6 +74,30 @@ def test_parent_killed_then_rerun_completes_every_run_identically(jobs2_results,
     assert_same_runs(tmp_path, jobs2_results)
 
 
+@pytest.mark.slow
+def test_interrupted_with_many_runs_queued_the_parent_exits(tmp_path):
+    """Ctrl-C or SIGTERM with more queued runs than a pipe holds (here 2 x 150; 96 runs of a grid did
+    it on 2026-12-01): the parent said "interrupted" and then hung, its queue's feeder thread waiting
+    to flush runs no worker would ever read. It must exit, with 130, its workers' runs 'interrupted'."""
+    seeds = ",".join(map(str, range(150)))
+    arguments = ["experiment", str(SMALL_EXPERIMENT), "--seeds", seeds, *SETS, "--jobs", "2", "--out", str(tmp_path)]
+    parent = subprocess.Popen([sys.executable, "-m", "bn_study", *arguments], env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("*/seed-*/history.csv")):  # a worker is training
+        assert parent.poll() is None and time.time() < deadline, parent.communicate()
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = parent.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(parent.pid, signal.SIGKILL)
+        pytest.fail("the interrupted parent did not exit within 90 s")
+    assert parent.returncode == 130 and "interrupted; rerun the same command" in stderr
+    statuses = [json.loads(p.read_text())["status"] for p in tmp_path.glob("*/seed-*/run.json")]
+    assert "running" not in statuses and "interrupted" in statuses
+
+
 def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
     spec = tmp_path / "mixed.yaml"
     spec.write_text(f"""\

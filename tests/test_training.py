@@ -204,6 +204,7 @@ def test_rerun_of_a_run_is_bit_identical_and_says_what_differs(tmp_path, mnist, 
     env = rerun.rerun_environment(record)
     assert env["TF_ENABLE_ONEDNN_OPTS"] == ("1" if record["numerics"]["onednn"] else "0")
     assert env["TF_NUM_INTRAOP_THREADS"] == str(record["threads"]["intra_op"])
+    assert env["BN_STUDY_BN_KERNEL"] == record["numerics"]["bn_kernel"]
     report = rerun.rerun(original, tmp_path / "again", verbose=0, log=lambda m: None)
     assert report["bit_identical"] and set(report["max_abs_difference"].values()) == {0.0}
     assert "bit-identical" in rerun.describe(report).splitlines()[0]
@@ -218,12 +219,16 @@ def test_rerun_of_a_run_is_bit_identical_and_says_what_differs(tmp_path, mnist, 
 
 
 def test_rerun_of_an_old_run_takes_tensorflows_default_for_its_cpu():
-    """Runs before 2026-12-01 recorded the CPU's ISA but not oneDNN: TensorFlow's default applied."""
+    """Runs before 2026-12-01 recorded the CPU's ISA but not oneDNN: TensorFlow's default applied;
+    nor the BN kernel: Keras' own BN made them."""
     from bn_study.run.rerun import rerun_environment
 
     epyc = {"cpu": {"isa": ["sse4_2", "avx", "avx2", "fma"]}, "threads": {"intra_op": 1, "inter_op": 1}}
     xeon = {"cpu": {"isa": ["avx2", "avx512f", "avx512_vnni", "amx_tile"]}}
-    assert rerun_environment(epyc) == {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "1",
+    keras_bn = {"BN_STUDY_BN_KERNEL": "keras"}
+    assert rerun_environment(epyc) == {"TF_ENABLE_ONEDNN_OPTS": "0", **keras_bn, "TF_NUM_INTRAOP_THREADS": "1",
                                        "TF_NUM_INTEROP_THREADS": "1"}
-    assert rerun_environment(xeon) == {"TF_ENABLE_ONEDNN_OPTS": "1"}
-    assert rerun_environment({}) == {}  # nothing recorded: this machine's default
+    assert rerun_environment(xeon) == {"TF_ENABLE_ONEDNN_OPTS": "1", **keras_bn}
+    assert rerun_environment({}) == keras_bn  # no CPU recorded: this machine's oneDNN default
+    made_with_keras_bn = {"numerics": {"onednn": True, "environment": {}}}
+    assert rerun_environment(made_with_keras_bn) == {"TF_ENABLE_ONEDNN_OPTS": "1", **keras_bn}

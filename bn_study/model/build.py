@@ -10,7 +10,7 @@ import keras
 from bn_study.config.schema import ModelConfig, RunConfig
 from bn_study.config.validate import ClassSpec
 from bn_study.errors import UserError
-from bn_study.model.fused_bn import FusedBatchNorm
+from bn_study.model.fused_bn import MIN_EPSILON, FusedBatchNorm
 from bn_study.model.manual_bn import ManualBatchNorm
 from bn_study.model.noise import CovariateShiftNoise
 
@@ -63,9 +63,23 @@ def _argument_hint(cls: type, error: Exception) -> str:
     return f"; {', '.join(hints)}" if hints else ""
 
 
-def build_layer(spec: ClassSpec, where: str) -> keras.layers.Layer:
-    """One layer from its config spec; UserError naming `where` for anything Keras refuses."""
-    cls = layer_class(spec.class_name, where)
+def fused_kernel_applies(spec: ClassSpec) -> bool:
+    """Whether FusedBatchNorm can compute this Keras BatchNormalization layer exactly: the
+    TensorFlow backend, no renorm or synchronized BN, epsilon at or above the kernel's minimum."""
+    args = spec.args
+    return (spec.class_name == "BatchNormalization" and keras.backend.backend() == "tensorflow"
+            and not args.get("renorm") and not args.get("synchronized")
+            and float(args.get("epsilon", 1e-3)) >= MIN_EPSILON)
+
+
+def build_layer(spec: ClassSpec, where: str, bn_kernel: str = "keras") -> keras.layers.Layer:
+    """One layer from its config spec; UserError naming `where` for anything Keras refuses.
+
+    With bn_kernel="fused" a BatchNormalization layer is computed by FusedBatchNorm (same
+    arguments, weights and results within 1e-5: tests/test_layers.py) wherever that kernel
+    applies: a speed setting, not another model."""
+    fused = bn_kernel == "fused" and fused_kernel_applies(spec)
+    cls = FusedBatchNorm if fused else layer_class(spec.class_name, where)
     backends = getattr(cls, "backends", None)  # set by layers bound to one backend's kernels
     if backends and keras.backend.backend() not in backends:
         raise UserError(f"{where}: {spec.class_name} needs the {' or '.join(backends)} backend of Keras, "
@@ -76,13 +90,14 @@ def build_layer(spec: ClassSpec, where: str) -> keras.layers.Layer:
         raise UserError(f"{where}: Keras rejects the arguments: {_first_line(e)}{_argument_hint(cls, e)}") from None
 
 
-def build_model(config: ModelConfig) -> keras.Model:
-    """A pure function from a model config to an uncompiled keras.Sequential."""
+def build_model(config: ModelConfig, *, bn_kernel: str = "keras") -> keras.Model:
+    """A pure function from a model config (and the BN kernel, "keras" or "fused") to an
+    uncompiled keras.Sequential."""
     model = keras.Sequential(name=config.name)
     model.add(keras.Input(shape=config.input_shape))
     for i, spec in enumerate(config.layers):
         where = f"model.layers.{i} ({spec.class_name})"
-        layer = build_layer(spec, where)
+        layer = build_layer(spec, where, bn_kernel)
         try:
             model.add(layer)
         except Exception as e:  # shape mismatches surface when the layer is connected

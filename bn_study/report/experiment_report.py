@@ -145,7 +145,8 @@ def machine_line(run: dict) -> str:
     numerics = run.get("numerics")
     if numerics:  # recorded since 2026-12-01; older runs say nothing rather than guess
         settings = "".join(f", {k}={v}" for k, v in numerics.get("environment", {}).items())
-        parts.append(f"oneDNN {'on' if numerics.get('onednn') else 'off'}{settings}")
+        kernel = f", BatchNormalization kernel {numerics['bn_kernel']}" if "bn_kernel" in numerics else ""
+        parts.append(f"oneDNN {'on' if numerics.get('onednn') else 'off'}{kernel}{settings}")
     parts.append(", ".join(f"{name} {run[key]}" for name, key in (("Python", "python"), ("TensorFlow", "tensorflow"),
                                                                    ("Keras", "keras"), ("NumPy", "numpy")) if key in run))
     return "; ".join(parts)

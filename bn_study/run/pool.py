@@ -132,6 +132,10 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
         for worker in workers:
             worker.join(30)
     except KeyboardInterrupt:
+        # The runs still queued will never be read; without this the queue's feeder thread waits at
+        # exit to flush them into a full pipe, and the parent hangs after "interrupted" (96 queued
+        # runs of a grid did; tests/test_parallel.py).
+        tasks.cancel_join_thread()
         for worker in workers:
             worker.terminate()  # SIGTERM: a training worker records 'interrupted' and exits
         for worker in workers:

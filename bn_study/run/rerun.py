@@ -1,8 +1,8 @@
 """`bn-study rerun RUN_DIR`: train a finished run again from its own files and say whether it
 reproduced to the bit, and if not by how much, beside the machine facts that differ.
 
-The run's config.yaml (seed included) is trained again with the thread counts and the oneDNN
-setting its run.json recorded; both must be fixed before TensorFlow starts, so `rerun_environment`
+The run's config.yaml (seed included) is trained again with the thread counts, the oneDNN
+setting and the BN kernel its run.json recorded; both must be fixed before TensorFlow starts, so `rerun_environment`
 is applied first and the training comes after.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 
 from bn_study import results
 from bn_study.errors import UserError
+from bn_study.train.machine import BN_KERNEL_VARIABLE
 
 # TensorFlow 2.21 turns oneDNN on by default on CPUs with any of these (as /proc/cpuinfo names them).
 ONEDNN_DEFAULT_ISA = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"}
@@ -36,13 +37,15 @@ def read_original(run_dir: Path) -> dict:
 
 
 def rerun_environment(record: dict) -> dict[str, str]:
-    """The environment variables that give TensorFlow the original's threads and oneDNN setting."""
+    """The environment variables that give the rerun the original's threads, oneDNN setting and BN kernel."""
     env = dict((record.get("numerics") or {}).get("environment", {}))
     numerics = record.get("numerics")
     if numerics is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = "1" if numerics.get("onednn") else "0"
     elif (record.get("cpu") or {}).get("isa"):  # before 2026-12-01: TensorFlow's default for that CPU
         env["TF_ENABLE_ONEDNN_OPTS"] = "1" if set(record["cpu"]["isa"]) & ONEDNN_DEFAULT_ISA else "0"
+    # Runs from before the fused default (2026-12-01) did not record the kernel: Keras' BN made them.
+    env[BN_KERNEL_VARIABLE] = (numerics or {}).get("bn_kernel", "keras")
     threads = record.get("threads") or {}
     for key, variable in (("intra_op", "TF_NUM_INTRAOP_THREADS"), ("inter_op", "TF_NUM_INTEROP_THREADS")):
         if threads.get(key):

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bn_study.errors import UserError
+
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/train/../..
 
 # The vector instruction sets decide which kernels TensorFlow's oneDNN/Eigen pick, and so the last
@@ -28,6 +30,12 @@ VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
 NUMERICS_VARIABLES = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE",
                       "DNNL_MAX_CPU_ISA", "DNNL_DEFAULT_FPMATH_MODE", "OMP_NUM_THREADS", "TF_DETERMINISTIC_OPS", "TF_XLA_FLAGS",
                       "XLA_FLAGS", "TF_ENABLE_ONEDNN_SPMD", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "KERAS_BACKEND")
+# Which kernel computes the configs' Keras BatchNormalization layers (bn_study.model.build): "fused"
+# (TensorFlow's FusedBatchNormV3, 0.60x the CPU seconds per epoch of TensorFlow's default on the
+# AVX2 EPYC and about 0.6x on the AMX Xeon; docs/speed.md) or "keras" (Keras' own ops).
+BN_KERNEL_VARIABLE = "BN_STUDY_BN_KERNEL"
+BN_KERNELS = ("fused", "keras")
+DEFAULT_BN_KERNEL = "fused"
 COMMAND_VARIABLE = "BN_STUDY_COMMAND"  # the command as typed; set by the CLI, inherited by its workers
 
 
@@ -69,9 +77,19 @@ def onednn_enabled() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def bn_kernel() -> str:
+    """The BatchNormalization kernel this process trains with: $BN_STUDY_BN_KERNEL, else "fused"."""
+    kernel = os.environ.get(BN_KERNEL_VARIABLE, DEFAULT_BN_KERNEL)
+    if kernel not in BN_KERNELS:
+        raise UserError(f"{BN_KERNEL_VARIABLE}={kernel!r}: expected one of {', '.join(BN_KERNELS)} "
+                        f"(unset: {DEFAULT_BN_KERNEL})")
+    return kernel
+
+
 def numerics_facts() -> dict:
-    """oneDNN on or off as TensorFlow applied it, and every numerics-changing variable that is set."""
-    return {"onednn": onednn_enabled(),
+    """oneDNN on or off as TensorFlow applied it, the BN kernel, and every numerics-changing
+    variable that is set."""
+    return {"onednn": onednn_enabled(), "bn_kernel": bn_kernel(),
             "environment": {name: os.environ[name] for name in NUMERICS_VARIABLES if name in os.environ}}
 
 

@@ -137,7 +137,9 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
         log(f"{run_dir}: WARNING resuming with threads {threads}, earlier attempts used {previous['threads']}")
         record["threads_changed_at_attempt"] = record.get("attempts", 0) + 1
     numerics = numerics_facts()
-    if previous and previous.get("status") not in results.FINAL and previous.get("numerics", numerics) != numerics:
+    # Attempts made before bn_kernel was recorded ran on Keras' BN.
+    earlier = {"bn_kernel": "keras", **previous["numerics"]} if previous and "numerics" in previous else numerics
+    if previous and previous.get("status") not in results.FINAL and earlier != numerics:
         log(f"{run_dir}: WARNING resuming with {numerics}, earlier attempts used {previous['numerics']}")
         record["numerics_changed_at_attempt"] = record.get("attempts", 0) + 1
     record.update(
@@ -202,7 +204,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
     keras.utils.set_random_seed(config.seed)
     if train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    model = build_model(config.model)
+    model = build_model(config.model, bn_kernel=record["numerics"]["bn_kernel"])
     record["parameters"] = model.count_params()  # for reports, which then need no TensorFlow
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics),
                   steps_per_execution=train.steps_per_execution or 1)
