@@ -77,3 +77,43 @@ def test_a_changed_statistic_makes_the_docs_stale(tmp_path):
     summary.loc[0, "final_val_accuracy"] -= 0.5  # one run's number moves
     summary.to_csv(results / "when_bn_helps_mlp/summary.csv", index=False)
     assert update_docs([page], results, check=True) == [page]
+
+
+def test_mean_std_keeps_two_significant_digits_of_the_spread():
+    from bn_study.report.docs import mean_std
+
+    assert mean_std(0.99102, 0.00121) == "0.9910 ± 0.0012"
+    assert mean_std(14.6, 3.58) == "14.6 ± 3.6"
+    assert mean_std(0.10600, 0.0) == "0.106 ± 0"
+    assert mean_std(0.5, float("nan")) == "0.5"  # one seed: no spread to show
+
+
+def test_table_and_verdict_blocks_follow_the_statistics_and_refuse_a_bad_marker(tmp_path):
+    import pandas as pd
+
+    from bn_study.errors import UserError
+    from bn_study.report.docs import update_docs
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results/article", results / "article",
+                    ignore=shutil.ignore_patterns("*_bn", "plots", "*.html"))
+    page = write(tmp_path / "page.md", "<!-- results:article:table:test_accuracy,epochs_to_val_0.99 -->\n<!-- /results -->\n"
+                                       "<!-- results:article:verdicts -->\n<!-- /results -->\n")
+    assert update_docs([page], results) == [page]
+    text = page.read_text()
+    aggregate = pd.read_csv(results / "article/aggregate.csv").set_index(["variant", "figure"])
+    claims = pd.read_csv(results / "article/claims.csv")
+    assert "| mean ± std over 5 seeds | no_bn | bn |" in text
+    assert f"| epochs to 0.99 validation accuracy | {aggregate.loc[('no_bn', 'epochs_to_val_0.99'), 'mean']:.1f} ± " in text
+    assert text.count("\n- ") == len(claims) and f"**{claims['verdict'][2]}**" in text
+    assert ", Welch p =" not in text  # verdicts rest on the Holm-adjusted p, the only one shown
+    claims.loc[2, "verdict"] = "supported"  # a verdict moves
+    claims.to_csv(results / "article/claims.csv", index=False)
+    assert update_docs([page], results, check=True) == [page]
+    for marker, message in (("table:no_such_figure", "no figure 'no_such_figure' in"),
+                            ("table", "table takes figures, e.g. table:test_accuracy"),
+                            ("verdicts:test_accuracy", "verdicts takes no arguments")):
+        bad = write(tmp_path / "bad.md", f"<!-- results:article:{marker} -->\n<!-- /results -->\n")
+        with pytest.raises(UserError, match=re.escape(message)) as info:
+            update_docs([bad], results)
+        assert "\n" not in str(info.value)

@@ -1,35 +1,92 @@
 """Result tables in README.md and docs/*.md, generated from the statistics files, never typed.
 
 A block between
-    <!-- results:EXPERIMENT:KIND -->
+    <!-- results:EXPERIMENT:KIND -->            or   <!-- results:EXPERIMENT:KIND:ARGUMENTS -->
     ...
     <!-- /results -->
-is rewritten by `bn-study docs` (run by `make plots`) from results/EXPERIMENT/summary.csv and
-claims.csv; `bn-study docs --check` (and a test) fails when a block is out of date. Kinds:
+is rewritten by `bn-study docs` (run by `make plots`) from results/EXPERIMENT/summary.csv,
+aggregate.csv and claims.csv; `bn-study docs --check` (and a test) fails when a block is out of
+date. Kinds:
+- table:FIGURE,FIGURE,...: one row per figure of aggregate.csv, one column per listed variant,
+  mean ± std over seeds (the std to 2 significant digits, the mean to the same decimal place);
+- verdicts: one line per claim: the claim, its verdict, the effect and the Holm-adjusted p;
 - claims: every claim with the evidence's effect, the Holm-adjusted p and the verdict;
 - effect: for a grid of paired lines (e.g. ReLU SGD without / with BN) the treatment-minus-baseline
   difference of the first difference-claim metric per swept value, with the verdict marked.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 
+import pandas as pd
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
 from bn_study.report.effect_map import MARKS, effect_cells
+from bn_study.report.experiment_report import TABLE_FIGURES
+from bn_study.report.summary import AGGREGATE_FILE
 from bn_study.report.statistics import finite, read_claims, read_summary
-from bn_study.report.tables import markdown_table
+from bn_study.report.tables import SWEEP_FIGURES, markdown_table
 
-BLOCK = re.compile(r"(<!-- results:(?P<name>[\w.-]+):(?P<kind>\w+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
+BLOCK = re.compile(r"(?P<open><!-- results:(?P<name>[\w.-]+):(?P<kind>\w+)(?::(?P<arguments>[\w.,-]+))? -->\n)"
+                   r"(?P<body>.*?)(?P<close><!-- /results -->)", re.S)
 
 
 def _effect(evidence: str) -> str:
     """The part of a claim's evidence that states the effect: the difference, else the CI."""
     parts = evidence.split("; ")
     return next((p for p in parts if "Δ" in p), next((p for p in parts if "CI" in p), evidence))
+
+
+def mean_std(mean: float, std: float) -> str:
+    """'0.9910 ± 0.0012', '14.6 ± 3.6', '0.106 ± 0': the std to 2 significant digits, the mean
+    to the same decimal place (4 significant digits when the std is 0 or unknown)."""
+    if not finite(std) or std == 0:
+        return f"{mean:.4g} ± 0" if finite(std) else f"{mean:.4g}"
+    decimals = max(0, 1 - math.floor(math.log10(abs(std))))
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+
+
+def figure_label(figure: str) -> str:
+    """The report's name for a summary figure ('epochs_to_val_0.99' -> 'epochs to 0.99 validation accuracy')."""
+    if figure.startswith("epochs_to_val_"):
+        return f"epochs to {figure.removeprefix('epochs_to_val_')} validation accuracy"
+    return TABLE_FIGURES.get(figure) or SWEEP_FIGURES.get(figure) or figure.replace("_", " ")
+
+
+def table_block(results_dir: Path, figures: str) -> str:
+    spec = load_spec(results_dir / SPEC_FILE)
+    aggregate = pd.read_csv(results_dir / AGGREGATE_FILE).set_index(["figure", "variant"])
+    variants = [v.name for v in spec.variants]
+    rows = []
+    for figure in figures.split(","):
+        if figure not in aggregate.index.get_level_values("figure"):
+            raise UserError(f"results block '{results_dir.name}:table:{figures}': no figure '{figure}' in "
+                            f"{results_dir / AGGREGATE_FILE}")
+        cells = []
+        for variant in variants:
+            n, mean, std = aggregate.loc[(figure, variant), ["n", "mean", "std"]]
+            runs = aggregate.loc[("test_accuracy", variant), "n"] if ("test_accuracy", variant) in aggregate.index else n
+            cells.append(mean_std(mean, std) + (f" ({int(n)} of {int(runs)} runs)" if n != runs else ""))
+        rows.append([figure_label(figure), *cells])
+    n = int(aggregate.loc[("test_accuracy", variants[0]), "n"]) if ("test_accuracy", variants[0]) in aggregate.index else "?"
+    return markdown_table([f"mean ± std over {n} seeds", *variants], rows)
+
+
+RAW_P = re.compile(r", (Welch|TOST|Brown-Forsythe) p = [\d.e+-]+")  # the verdict rests on the Holm-adjusted p
+VARIANT_MEAN = re.compile(r"^\S+ [\d.e+-]+ ± [\d.e+-]+ \(n=\d+\), ")
+
+
+def verdicts_block(results_dir: Path) -> str:
+    lines = []
+    for c in read_claims(results_dir).itertuples():
+        effect = VARIANT_MEAN.sub("", RAW_P.sub("", _effect(c.evidence)))
+        holm = f", Holm p = {c.holm_p:.2g}" if finite(c.holm_p) else ""
+        lines.append(f"- {c.claim}: **{c.verdict}** ({effect}{holm})")
+    return "\n".join(lines)
 
 
 def claims_block(results_dir: Path) -> str:
@@ -65,16 +122,21 @@ def _pair_name(column: str) -> str:
     return shared or column
 
 
-KINDS = {"claims": claims_block, "effect": effect_block}
+KINDS = {"claims": claims_block, "effect": effect_block, "verdicts": verdicts_block, "table": table_block}
+TAKES_ARGUMENTS = {"table"}
 
 
 def render(text: str, results_root: Path) -> str:
     """`text` with every results block regenerated."""
     def block(match: re.Match) -> str:
-        kind = match.group("kind")
+        name, kind, arguments = match.group("name", "kind", "arguments")
         if kind not in KINDS:
-            raise UserError(f"results block '{match.group('name')}:{kind}': unknown kind; known: {', '.join(KINDS)}")
-        return match.group(1) + KINDS[kind](Path(results_root) / match.group("name")) + "\n" + match.group(5)
+            raise UserError(f"results block '{name}:{kind}': unknown kind; known: {', '.join(KINDS)}")
+        if (kind in TAKES_ARGUMENTS) != bool(arguments):
+            usage = "takes figures, e.g. table:test_accuracy,final_val_loss" if kind in TAKES_ARGUMENTS else "takes no arguments"
+            raise UserError(f"results block '{name}:{kind}{':' + arguments if arguments else ''}': {kind} {usage}")
+        body = KINDS[kind](Path(results_root) / name, *([arguments] if arguments else []))
+        return match.group("open") + body + "\n" + match.group("close")
     return BLOCK.sub(block, text)
 
 
