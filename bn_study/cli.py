@@ -54,17 +54,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"bn_study: error: {message}\n")
 
 
+def _command(sub, function, **kwargs) -> argparse.ArgumentParser:
+    """The subcommand named after `function` (cmd_article_figure: article-figure), which runs it."""
+    parser = sub.add_parser(function.__name__.removeprefix("cmd_").replace("_", "-"), **kwargs)
+    parser.set_defaults(function=function)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=_program(), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value by dotted key, e.g. train.epochs=2")
 
-    p = sub.add_parser("show", help="print the resolved config and the model summary")
+    p = _command(sub, cmd_show, help="print the resolved config and the model summary")
     p.add_argument("config", type=Path)
     p.add_argument("--set", dest="overrides", **overrides)
 
-    p = sub.add_parser("run", help="train one config with one seed")
+    p = _command(sub, cmd_run, help="train one config with one seed")
     p.add_argument("config", type=Path)
     p.add_argument("--seed", type=_non_negative, help="default: the config's seed")
     p.add_argument("--set", dest="overrides", **overrides)
@@ -72,12 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads-per-run", type=_positive, metavar="T",
                    help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 
-    p = sub.add_parser("rerun", help="train a finished run again from its own files (config, seed, threads, "
+    p = _command(sub, cmd_rerun, help="train a finished run again from its own files (config, seed, threads, BN kernel, "
                                      "oneDNN setting); say whether it is bit-identical, and what differs")
     p.add_argument("run_dir", type=Path, help="a run directory, e.g. results/article/bn/seed-0")
     p.add_argument("--out", type=Path, help="default results/local/rerun/<run directory>")
 
-    p = sub.add_parser("experiment", help="train every variant x seed, then plot and report")
+    p = _command(sub, cmd_experiment, help="train every variant x seed, then plot and report")
     p.add_argument("experiment", type=Path)
     p.add_argument("--set", dest="overrides", **overrides)
     p.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the experiment's")
@@ -91,37 +98,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="with --engine ray: auto or HOST:PORT of a running cluster "
                                      "(default: start Ray on this machine)")
 
-    p = sub.add_parser("plot", help="redraw an experiment's plots from its result files")
+    p = _command(sub, cmd_plot, help="redraw an experiment's plots from its result files")
     p.add_argument("results_dir", type=Path)
 
-    p = sub.add_parser("article-figure", help="the article's figure for several experiments on one page "
+    p = _command(sub, cmd_article_figure, help="the article's figure for several experiments on one page "
                                               "(mean ± std over seeds), e.g. MNIST beside Fashion-MNIST")
     p.add_argument("results_dirs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
 
-    p = sub.add_parser("report", help="write REPORT.md and REPORT.html from an experiment's result files")
+    p = _command(sub, cmd_report, help="write REPORT.md and REPORT.html from an experiment's result files")
     p.add_argument("results_dir", type=Path)
 
-    p = sub.add_parser("compare", help="does a reproduction agree with the reference? per figure and seed; "
+    p = _command(sub, cmd_compare, help="does a reproduction agree with the reference? per figure and seed; "
                                        "COMPARE.md and COMPARE.html in LOCAL")
     p.add_argument("reference", type=Path, help="the reference results, e.g. results/article")
     p.add_argument("local", type=Path, help="the reproduction, e.g. results/local/article")
 
-    p = sub.add_parser("site", help="write results/index.html: every experiment and measurement on one offline page")
+    p = _command(sub, cmd_site, help="write results/index.html: every experiment and measurement on one offline page")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="default results")
 
-    p = sub.add_parser("docs", help="regenerate the result tables between <!-- results:... --> markers in "
+    p = _command(sub, cmd_docs, help="regenerate the result tables between <!-- results:... --> markers in "
                                     "README.md and docs/*.md from the statistics files")
     p.add_argument("--check", action="store_true", help="change nothing; fail when a table is out of date")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="default results")
 
-    p = sub.add_parser("check-html", help="open pages in headless Chromium: fail on a missing image, a console "
+    p = _command(sub, cmd_check_html, help="open pages in headless Chromium: fail on a missing image, a console "
                                           "error, a network request or a broken link; save screenshots")
     p.add_argument("pages", type=Path, nargs="*", help="default: results/index.html, every REPORT.html and COMPARE.html")
     p.add_argument("--screenshots", type=Path, default=DEFAULT_RESULTS / "local" / "screenshots",
                    help="default results/local/screenshots (git-ignored)")
 
-    p = sub.add_parser("bench", help="time bn_study against the article's plain Keras script, side by side")
+    p = _command(sub, cmd_bench, help="time bn_study against the article's plain Keras script, side by side")
     p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
     p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
     p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn (the article's two)")
@@ -135,14 +142,14 @@ def _parser() -> argparse.ArgumentParser:
                         "(--pairs rounds, --epochs each, --seeds, --set to shrink it)")
     p.add_argument("--seeds", type=_seeds, default=(0, 1), help="with --parallel: the experiment's seeds")
 
-    p = sub.add_parser("profile", help="one epoch of each config under TensorFlow's profiler: time per op and layer")
+    p = _command(sub, cmd_profile, help="one epoch of each config under TensorFlow's profiler: time per op and layer")
     p.add_argument("configs", type=Path, nargs="+")
     p.add_argument("--set", dest="overrides", **overrides)
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "profile", help="default results/profile")
     p.add_argument("--threads-per-run", type=_positive, metavar="T",
                    help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 
-    p = sub.add_parser("data", help="fetch a data set (if needed) and verify its checksums")
+    p = _command(sub, cmd_data, help="fetch a data set (if needed) and verify its checksums")
     p.add_argument("--dataset", default="mnist", help="mnist (default) or fashion_mnist")
     p.add_argument("--path", help="a Keras-format .npz or a folder of IDX .gz files to verify instead of fetching")
     return parser
@@ -209,12 +216,9 @@ def cmd_rerun(args) -> None:
 
 
 def cmd_experiment(args) -> None:
-    import time
-
-    from bn_study.run.experiment import load_experiment, run_experiment
+    from bn_study.run.experiment import load_experiment, run_and_report
     from bn_study.run.jobs import make_engine
 
-    started = time.perf_counter()
     engine = make_engine(args.engine, args.jobs, args.threads_per_run, args.address)
     experiment = load_experiment(args.experiment, args.overrides, args.seeds)  # config errors first
     if engine.name == "ray":
@@ -224,25 +228,8 @@ def cmd_experiment(args) -> None:
         check_address(engine.address)
     elif not engine.parallel:
         configure_threads(engine.threads_per_run())  # this process trains: before TensorFlow's first op
-    out = args.out or DEFAULT_RESULTS / experiment.spec.name
-    counts = run_experiment(experiment, out, verbose=_verbose(), engine=engine)
-    trained_in = time.perf_counter() - started
-    print(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
-          + f" ({trained_in / 60:.1f} min)")
-    if set(counts) - {"skipped"}:  # the report quotes how long the commands that trained took
-        from bn_study.results import COMMANDS_FILE, append_row
-
-        append_row(out / COMMANDS_FILE, {
-            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": args.command_line,
-            "engine": engine.name, "jobs": engine.jobs or (1 if engine.name == "local" else "all"),
-            **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped")},
-            "wall_s": round(trained_in, 1)})
-    cmd_plot(argparse.Namespace(results_dir=out))
-    cmd_report(argparse.Namespace(results_dir=out))
-    print(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, plots and report)")
-    if counts.get("failed") or counts.get("lost"):
-        raise UserError(f"{out}: {counts.get('failed', 0) + counts.get('lost', 0)} run(s) did not complete; "
-                        f"their run.json and train.log say why, and the same command retrains them")
+    run_and_report(experiment, args.out or DEFAULT_RESULTS / experiment.spec.name, engine, args.command_line,
+                   verbose=_verbose())
 
 
 def cmd_plot(args) -> None:
@@ -375,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[COMMAND_VARIABLE] = args.command_line  # run.json records it, in worker processes too
     try:
         bn_kernel()  # a misspelt BN_STUDY_BN_KERNEL stops here, before any run starts
-        globals()[f"cmd_{args.command.replace('-', '_')}"](args)
+        args.function(args)
     except UserError as e:
         print(f"bn_study: error: {e}", file=sys.stderr)
         return 2

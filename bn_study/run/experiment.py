@@ -6,6 +6,7 @@ is written. The spec itself (config/experiment_spec.py) is validated first.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,4 +115,37 @@ def _run_here(experiment: Experiment, jobs: list[Job], data: dict, verbose, log)
         status = train_run(job.config, job.run_dir, data[_data_key(job.config)], variant=job.variant,
                            verbose=verbose, log=log, extra_record={"engine": "local", "jobs": 1})
         counts[status] += 1
+    return counts
+
+
+def record_command(out: Path, command_line: str, engine: Engine, counts: Counter, wall_seconds: float) -> None:
+    """Append the command's wall time to out/commands.csv when it trained (the report quotes it)."""
+    if not set(counts) - {"skipped"}:
+        return
+    results.append_row(out / results.COMMANDS_FILE, {
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command_line,
+        "engine": engine.name, "jobs": engine.jobs or (1 if engine.name == "local" else "all"),
+        **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped")},
+        "wall_s": round(wall_seconds, 1)})
+
+
+def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_line: str,
+                   verbose="auto", log=print) -> Counter:
+    """`bn-study experiment`: train what is missing, record the command, then statistics, plots
+    and report from the files; UserError at the end if a run did not complete."""
+    from bn_study.report.experiment_report import write_reports
+    from bn_study.report.plots import draw_plots
+
+    started = time.perf_counter()
+    counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine)
+    trained_in = time.perf_counter() - started
+    log(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
+        + f" ({trained_in / 60:.1f} min)")
+    record_command(out, command_line, engine, counts, trained_in)
+    for path in [*draw_plots(out), *write_reports(out)]:
+        log(f"wrote {path}")
+    log(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, plots and report)")
+    if counts.get("failed") or counts.get("lost"):
+        raise UserError(f"{out}: {counts.get('failed', 0) + counts.get('lost', 0)} run(s) did not complete; "
+                        f"their run.json and train.log say why, and the same command retrains them")
     return counts
