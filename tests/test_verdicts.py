@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge_equivalence
+from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge_interval
 from bn_study.config.experiment_spec import ClaimSpec
 from bn_study.report.verdicts import holm, judge_all, seeds_for_power
 
@@ -29,9 +29,40 @@ def _claim(test, **kw):
 
 def test_tost_supports_equivalence_only_when_both_sides_reject():
     a = np.array([0.990, 0.991, 0.992, 0.991, 0.990])
-    assert judge_equivalence(_claim("equivalence", tolerance=0.005), a, a + 0.0003).verdict == SUPPORTED
-    assert judge_equivalence(_claim("equivalence", tolerance=0.0005), a, a + 0.0003).verdict == INCONCLUSIVE
-    assert judge_equivalence(_claim("equivalence", tolerance=0.005), a, a + 0.02).verdict == NOT_SUPPORTED
+    assert judge_interval(_claim("equivalence", tolerance=0.005), a, a + 0.0003).verdict == SUPPORTED
+    assert judge_interval(_claim("equivalence", tolerance=0.0005), a, a + 0.0003).verdict == INCONCLUSIVE
+    outside = judge_interval(_claim("equivalence", tolerance=0.005), a, a + 0.02)
+    assert outside.verdict == NOT_SUPPORTED and "p (outside the band) = " in outside.evidence
+
+
+def test_the_interval_shown_is_the_90_percent_ci_that_matches_tost():
+    """TOST at alpha = 0.05 supports exactly when the 90% CI of the difference lies in the band:
+    widen the band until it does and the verdict flips there, not at the 95% CI's edge."""
+    import re
+
+    a = np.array([0.990, 0.991, 0.992, 0.991, 0.990])
+    b = a[::-1] + np.array([0.001, -0.0004, 0.0012, 0.0, 0.0009])
+    evidence = judge_interval(_claim("equivalence", tolerance=0.01), a, b).evidence
+    low, high = map(float, re.search(r"\[90% CI (\S+), (\S+)\]", evidence).groups())
+    edge = max(abs(low), abs(high))
+    assert judge_interval(_claim("equivalence", tolerance=edge * 1.001), a, b).verdict == SUPPORTED
+    assert judge_interval(_claim("equivalence", tolerance=edge * 0.999), a, b).verdict == INCONCLUSIVE
+
+
+def test_a_difference_without_spread_is_judged_inside_the_holm_family():
+    """Every seed agrees in both variants (epochs to 0.98: 2 without BN, 4 with): no variance, so the
+    difference is known; p is taken as 0 and judged in the family like any other claim."""
+    summary = _summary({"a": [2.0] * 5, "b": [4.0] * 5, "c": [2.0, 3, 2, 4, 3], "d": [4.0, 5, 6, 5, 4]})
+    claims = (ClaimSpec("b lower", "difference", "test_accuracy", baseline="a", treatment="b", expect="lower"),
+              ClaimSpec("d higher", "difference", "test_accuracy", baseline="c", treatment="d", expect="higher"))
+    exact, tested = judge_all(claims, summary)
+    assert (exact.p_value, exact.adjusted_p, exact.verdict) == (0.0, 0.0, NOT_SUPPORTED)
+    assert "no spread in either variant (p taken as 0)" in exact.evidence
+    # Holm's first step takes the p = 0 (x 2 = 0); the other is the second of two (x 1): in the family,
+    # a certain claim costs the others nothing.
+    assert tested.adjusted_p == pytest.approx(tested.p_value) and tested.verdict == SUPPORTED
+    same = judge_all((ClaimSpec("a lower", "difference", "test_accuracy", baseline="a", treatment="a", expect="lower"),), summary)[0]
+    assert (same.p_value, same.verdict) == (1.0, INCONCLUSIVE)
 
 
 def _summary(groups: dict) -> pd.DataFrame:

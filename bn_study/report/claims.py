@@ -5,12 +5,14 @@
   inconclusive otherwise or with fewer than 2 runs per variant.
 - value: the 95% Student-t CI of a variant's mean `metric` against value +- tolerance; supported
   when the CI lies inside that band, not supported when it lies wholly outside it.
-- gain: the 95% Welch CI of the difference of means (treatment - baseline) against value +-
-  tolerance, as `value` does for one mean: "up to 2 points higher" is the band [0, 0.02].
-- equivalence: two one-sided Welch t-tests (TOST) that the difference of means (treatment -
-  baseline) lies within value +- tolerance (value defaults to 0): supported when both reject,
-  i.e. p_TOST = max of the two < alpha; not supported when the 95% CI of the difference lies
-  wholly outside the band; inconclusive otherwise. "No gain larger than 0.002" is tolerance 0.002.
+- gain and equivalence (one procedure, two ways to state the band): is the difference of means
+  (treatment - baseline) inside value +- tolerance? "Up to 2 points higher" (gain) is the band
+  [0, 0.02]; "changes it by less than 0.005" (equivalence; value defaults to 0) is [-0.005, 0.005].
+  Two one-sided Welch t-tests (TOST): supported when both reject, p = the larger of the two < alpha;
+  not supported when a one-sided Welch test puts the difference outside the band (its p < alpha:
+  the side the observed difference lies on); inconclusive otherwise. The evidence shows the 90% CI
+  of the difference, the interval that matches these one-sided tests at alpha = 0.05 (inside the
+  band exactly when TOST's p < 0.05). The p-value enters Holm's adjustment like any other.
 - spread: Brown-Forsythe (median-centred Levene) test of equal variance across seeds; supported
   when p < alpha and the treatment's std is on the claimed side.
 - range: on a grid, the swept values at which a line "trains well": every seed completed (none
@@ -18,10 +20,13 @@
   the baseline does and at more, not supported when at no value beyond the baseline's,
   inconclusive when each trains well at values where the other does not.
 No spread: a variant whose runs all agree to float32 rounding (relative 1e-6) has no spread; when
-both variants have none, Welch's t is undefined and no test is run: a difference claim is then
-decided by the sign of the difference alone (outside the Holm family), and gain, equivalence and
-spread claims are inconclusive. A spread claim is also inconclusive when the Brown-Forsythe
-statistic is undefined (within each variant every run lies as far from its median: e.g. 2 runs).
+both variants have none, Welch's t is undefined, but the difference is known exactly: its p-value
+is taken as 0 (the limit of Welch's test as the spread vanishes) when the difference is non-zero,
+1 when it is zero, and the claim stays in the Holm family with that p (a difference claim then
+follows the sign of the difference, a gain or equivalence claim whether the difference lies in
+its band); a spread claim is inconclusive (no test; outside the family). A spread claim is also
+inconclusive when the Brown-Forsythe statistic is undefined (within each variant every run lies
+as far from its median: e.g. 2 runs).
 For `epochs_to_*` (`test_steps_to_*`) figures a run that never reached the threshold counts as
 epochs + 1 (last step + 1), a lower bound, so the variant that fails to reach it is not flattered
 by dropping those runs.
@@ -48,9 +53,9 @@ RULES = __doc__.split("\n", 2)[2].strip()
 class Verdict:
     claim: ClaimSpec
     evidence: str  # the measured numbers, in words
-    p_value: float  # raw; NaN for the CI-based tests
+    p_value: float  # raw; NaN for value and range claims (a CI or a count, no test) and untestable ones
     verdict: str
-    on_claimed_side: bool | None = None  # difference, spread: the effect's side, for a re-judged p
+    on_claimed_side: bool | None = None  # the effect's side (interval: inside the band), for a re-judged p
     adjusted_p: float = np.nan  # Holm-adjusted within the experiment (verdicts.judge_all)
 
 
@@ -112,9 +117,10 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     if len(a) < 2 or len(b) < 2:
         return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
     effect = b.mean() - a.mean()
-    if no_spread(a) and no_spread(b):
-        verdict = INCONCLUSIVE if effect == 0 else (SUPPORTED if _side(effect, claim.expect) else NOT_SUPPORTED)
-        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant", np.nan, verdict)
+    if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
+        p, side = (1.0 if effect == 0 else 0.0), _side(effect, claim.expect)
+        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant (p taken as {p:g})",
+                       p, verdict_for_p(p, side), side)
     test = welch(b, a)
     low, high = test.confidence_interval(0.95)
     evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
@@ -140,34 +146,31 @@ def _ci_against_band(low: float, high: float, claim: ClaimSpec) -> str:
     return INCONCLUSIVE
 
 
-def judge_gain(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
-    """The CI of treatment b's mean minus baseline a's against the claimed band."""
-    band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
-    evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
-    if len(a) < 2 or len(b) < 2 or (no_spread(a) and no_spread(b)):
-        return Verdict(claim, evidence + "; too few seeds or no spread for a CI", np.nan, INCONCLUSIVE)
-    test = welch(b, a)
-    low, high = test.confidence_interval(0.95)
-    evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs claimed "
-                 f"[{band_low:g}, {band_high:g}]")
-    return Verdict(claim, evidence, float(test.pvalue), _ci_against_band(low, high, claim))
-
-
-def judge_equivalence(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
-    """TOST: is treatment b's mean minus baseline a's within value +- tolerance?"""
+def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
+    """gain and equivalence: is treatment b's mean minus baseline a's inside value +- tolerance? (TOST)"""
     center = claim.value or 0.0
     band_low, band_high = center - claim.tolerance, center + claim.tolerance
     evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
-    if len(a) < 2 or len(b) < 2 or (no_spread(a) and no_spread(b)):
-        return Verdict(claim, evidence + "; too few seeds or no spread for a test", np.nan, INCONCLUSIVE)
-    above_low = welch(b, a + band_low, alternative="greater").pvalue
-    below_high = welch(b, a + band_high, alternative="less").pvalue
-    p = float(max(above_low, below_high))
-    low, high = welch(b, a).confidence_interval(0.95)
-    evidence += (f"; Δ = {_fmt(b.mean() - a.mean())} [95% CI {_fmt(low)}, {_fmt(high)}] vs margin "
-                 f"[{band_low:g}, {band_high:g}], TOST p = {p:.2g}")
-    verdict = NOT_SUPPORTED if high < band_low or low > band_high else verdict_for_p(p, True)
-    return Verdict(claim, evidence, p, verdict, True)
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
+    effect = b.mean() - a.mean()
+    inside = band_low <= effect <= band_high
+    band = f"band [{band_low:g}, {band_high:g}]"
+    if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
+        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant, vs {band} (p taken as 0)",
+                       0.0, verdict_for_p(0.0, inside), inside)
+    low, high = welch(b, a).confidence_interval(1 - 2 * ALPHA)
+    evidence += f"; Δ = {_fmt(effect)} [90% CI {_fmt(low)}, {_fmt(high)}] vs {band}"
+    if inside:
+        above_low = welch(b, a + band_low, alternative="greater").pvalue
+        below_high = welch(b, a + band_high, alternative="less").pvalue
+        p = float(max(above_low, below_high))
+        evidence += f", TOST p = {p:.2g}"
+    else:  # the one-sided test that the difference lies beyond the edge it is observed beyond
+        edge, alternative = (band_high, "greater") if effect > band_high else (band_low, "less")
+        p = float(welch(b, a + edge, alternative=alternative).pvalue)
+        evidence += f", p (outside the band) = {p:.2g}"
+    return Verdict(claim, evidence, p, verdict_for_p(p, inside), inside)
 
 
 def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
@@ -237,7 +240,7 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
         return judge_value(claim, variant_values(summary, claim.variant, claim.metric))
     a = variant_values(summary, claim.baseline, claim.metric)
     b = variant_values(summary, claim.treatment, claim.metric)
-    judges = {"difference": judge_difference, "gain": judge_gain, "equivalence": judge_equivalence,
+    judges = {"difference": judge_difference, "gain": judge_interval, "equivalence": judge_interval,
               "spread": judge_spread}
     verdict = judges[claim.test](claim, a, b)
     never = _never_reached(summary, claim)

@@ -3,9 +3,9 @@
 An experiment tests several claims on the same runs; at alpha = 0.05 each, ten claims have a good
 chance of one false "supported". Holm's step-down method keeps the chance of any false rejection
 at or below alpha: sort the m p-values, multiply the i-th smallest by (m - i + 1), keep them
-increasing, cap at 1. Verdicts of the p-valued tests (difference, spread, equivalence) are then
-read from the adjusted p-values; the CI-based tests (value, gain) and range are not p-values and
-keep their verdicts.
+increasing, cap at 1. Verdicts of the p-valued tests (difference, spread, gain and equivalence)
+are then read from the adjusted p-values; value (a CI against a band) and range (a count of swept
+values) are not p-values and keep their verdicts.
 
 For an inconclusive difference the report also says how many seeds per variant would detect the
 observed difference (or the claim's `min_effect`) with 80% power in a two-sided two-sample t-test
@@ -20,12 +20,12 @@ import pandas as pd
 from scipy import stats
 
 from bn_study.report import claims
-from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, Verdict
+from bn_study.report.claims import INCONCLUSIVE, Verdict
 from bn_study.config.experiment_spec import ClaimSpec
 
-P_VALUED = ("difference", "spread", "equivalence")
+P_VALUED = ("difference", "spread", "gain", "equivalence")
 POWER, MAX_SEEDS = 0.8, 1000
-RULES = ("Verdicts of difference, spread and equivalence claims use Holm-adjusted p-values (Holm's "
+RULES = ("Verdicts of difference, spread, gain and equivalence claims use Holm-adjusted p-values (Holm's "
          "step-down method over this experiment's p-valued claims, so that the chance of any false "
          f"'supported' stays ≤ α); raw p-values are in the evidence. For an inconclusive difference, "
          f"'seeds for 80% power' is the number of runs per variant a two-sided t-test at α = {claims.ALPHA} "
@@ -80,9 +80,7 @@ def judge_all(specs: tuple[ClaimSpec, ...], summary: pd.DataFrame, points=()) ->
     out = []
     for v, adjusted in zip(verdicts, holm(family)):
         if np.isfinite(adjusted):
-            keep = v.claim.test == "equivalence" and v.verdict == NOT_SUPPORTED  # decided by its CI
-            v = dataclasses.replace(v, adjusted_p=adjusted,
-                                    verdict=v.verdict if keep else claims.verdict_for_p(adjusted, v.on_claimed_side))
+            v = dataclasses.replace(v, adjusted_p=adjusted, verdict=claims.verdict_for_p(adjusted, v.on_claimed_side))
         if v.claim.test == "difference" and v.verdict == INCONCLUSIVE:
             v = dataclasses.replace(v, evidence=v.evidence + _power_note(v.claim, summary))
         out.append(v)
