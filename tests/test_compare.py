@@ -35,11 +35,12 @@ def test_verdicts_follow_welchs_test_with_holm_across_figures():
     judged = judge_tests(tests)
     assert list(judged["verdict"]) == ["consistent", "differs", "consistent"]
     assert judged.loc[1, "difference"].startswith("-0.01 [")
-    # Holm over the two tested figures: the smaller p doubled, the larger kept (at least the smaller's).
+    # Holm over all three figures: the one without spread on either side and equal is known to be
+    # equal (p = 1, claims.exact_p) and counts in the family: the smallest p tripled, the next doubled.
     raw = judged["p"].to_numpy()
-    assert judged.loc[1, "holm_p"] == pytest.approx(min(1.0, 2 * raw[1]))
-    assert judged.loc[0, "holm_p"] == pytest.approx(max(raw[0], 2 * raw[1]))
-    assert np.isnan(judged.loc[2, "holm_p"])  # no spread on either side: no test, not in the family
+    assert raw[2] == 1.0 and judged.loc[2, "difference"] == "+0 (no spread)"
+    assert judged.loc[1, "holm_p"] == pytest.approx(min(1.0, 3 * raw[1]))
+    assert judged.loc[0, "holm_p"] == pytest.approx(max(2 * raw[0], 3 * raw[1]))
     # A p below alpha alone is not enough once adjusted: 0.03 and 0.04 both become 0.06.
     near = judge_tests([{**tests[0], "p": 0.03, "note": ""}, {**tests[0], "p": 0.04, "note": ""}])
     assert list(near["verdict"]) == ["consistent", "consistent"]

@@ -107,6 +107,12 @@ def welch(b: np.ndarray, a: np.ndarray, **options):
         return stats.ttest_ind(b, a, equal_var=False, **options)
 
 
+def exact_p(effect: float) -> float:
+    """The p-value of a difference between two variants without spread: known exactly, so 0 when
+    non-zero, 1 when zero (the limit of Welch's test as both spreads vanish)."""
+    return 1.0 if effect == 0 else 0.0
+
+
 def _side(effect: float, expect: str | None) -> bool:
     return effect > 0 if expect == "higher" else effect < 0
 
@@ -118,7 +124,7 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
         return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
     effect = b.mean() - a.mean()
     if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
-        p, side = (1.0 if effect == 0 else 0.0), _side(effect, claim.expect)
+        p, side = exact_p(effect), _side(effect, claim.expect)
         return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant (p taken as {p:g})",
                        p, verdict_for_p(p, side), side)
     test = welch(b, a)
@@ -157,6 +163,7 @@ def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     inside = band_low <= effect <= band_high
     band = f"band [{band_low:g}, {band_high:g}]"
     if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
+        # Whether the exactly known difference lies in the band is certain either way: p = 0.
         return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant, vs {band} (p taken as 0)",
                        0.0, verdict_for_p(0.0, inside), inside)
     low, high = welch(b, a).confidence_interval(1 - 2 * ALPHA)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bn_study.errors import UserError
 from bn_study.report.html_page import to_html
-from bn_study.report.claims import ALPHA, no_spread, welch
+from bn_study.report.claims import ALPHA, exact_p, no_spread, welch
 from bn_study.report.verdicts import holm
 from bn_study.report.experiment_report import machine_line
 from bn_study.report.tables import markdown_table
@@ -37,7 +37,7 @@ FIGURES = {
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # not the clock's
 RULE = (f"A figure **differs** when Welch's two-sided t-test of the two sets of seeds gives a Holm-adjusted p "
         f"< {ALPHA} (Holm across every figure of every variant in this comparison; without spread on either "
-        "side no test is run and any difference counts); "
+        "side the difference is known exactly and its p is taken as 0, or 1 when it is zero, as in the reports' rules); "
         "otherwise it is **consistent**: no difference these seeds can detect, which is not proof of "
         "equality; the 95% CI of the difference bounds the difference that could hide. A seed is "
         "**bit-identical** when its history (all but the timing columns) and test metrics are equal to "
@@ -64,8 +64,8 @@ def figure_test(variant: str, figure: str, reference: pd.Series, local: pd.Serie
     if len(a) < 2 or len(b) < 2:
         return {**row, "note": "too few seeds (< 2 a side)"}
     difference = b.mean() - a.mean()
-    if no_spread(a) and no_spread(b):  # Welch's t is undefined without spread: decided by the values alone
-        return {**row, "difference": f"{difference:+.3g}", "note": "consistent" if difference == 0 else "differs"}
+    if no_spread(a) and no_spread(b):  # Welch's t is undefined; the difference is known (claims.py's rule)
+        return {**row, "difference": f"{difference:+.3g} (no spread)", "p": exact_p(difference)}
     test = welch(b, a)
     low, high = test.confidence_interval(0.95)
     return {**row, "difference": f"{difference:+.3g} [{low:+.3g}, {high:+.3g}]", "p": float(test.pvalue)}
