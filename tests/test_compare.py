@@ -59,8 +59,10 @@ def test_nothing_in_common_is_one_line(jobs2_results, tmp_path, capsys):
 
 
 @pytest.mark.slow  # a fresh interpreter: about 25 s
-def test_plot_site_and_compare_need_no_tensorflow(jobs2_results, tmp_path):
-    """They read result files only; a machine without TensorFlow can redraw and compare."""
+def test_plot_report_site_and_compare_need_no_tensorflow(jobs2_results, tmp_path):
+    """They read result files only; a machine without TensorFlow can redraw, report and compare,
+    also runs made before run.json recorded the parameter count."""
+    import json
     import subprocess
     import sys
 
@@ -68,11 +70,19 @@ def test_plot_site_and_compare_need_no_tensorflow(jobs2_results, tmp_path):
 
     results = tmp_path / "results"
     shutil.copytree(jobs2_results, results / "small")
+    old_run = results / "small/bn/seed-0/run.json"
+    record = json.loads(old_run.read_text())
+    parameters = record.pop("parameters")
+    old_run.write_text(json.dumps(record))
     code = ("import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
             "from bn_study.cli import main\n"
             f"assert main(['plot', '{results / 'small'}']) == 0\n"
+            f"assert main(['report', '{results / 'small'}']) == 0\n"
             f"assert main(['site', '--results', '{results}']) == 0\n"
             f"assert main(['compare', '{results / 'small'}', '{results / 'small'}']) == 0\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (results / "index.html").is_file() and (results / "small/COMPARE.csv").is_file()
+    report = (results / "small/REPORT.md").read_text()
+    assert f"{json.loads((results / 'small/no_bn/seed-0/run.json').read_text())['parameters']:,} parameters" in report
+    assert "parameters not recorded (run made before 2026-12-01; `bn-study show" in report and parameters > 0

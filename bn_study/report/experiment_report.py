@@ -73,16 +73,12 @@ def _layer_text(layer: dict) -> str:
     return f"{layer['class']}({args})"
 
 
-def _parameters(config: dict) -> int:
-    """The model's parameter count, rebuilt with Keras (runs since 2026-12-01 record it in run.json)."""
-    from bn_study.config.schema import ModelConfig
-    from bn_study.config.validate import from_raw
-    from bn_study.train.quiet_tensorflow import import_tensorflow
-
-    import_tensorflow()
-    from bn_study.model.build import build_model
-
-    return build_model(from_raw(ModelConfig, config["model"], "model.")).count_params()
+def _parameters_text(run: dict) -> str:
+    """'433,034 parameters' from run.json (recorded at training since 2026-12-01); older runs did
+    not record it, and a report is written from files alone (no TensorFlow): it says so instead."""
+    if run.get("parameters"):
+        return f"{run['parameters']:,} parameters"
+    return "parameters not recorded (run made before 2026-12-01; `bn-study show CONFIG` counts them)"
 
 
 def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path) -> str:
@@ -100,7 +96,7 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
         c = run.config
         opt = {k: val for k, val in c["optimizer"].items() if k != "class"}
         lines.append(f"- **{v.name}** ({v.config}{', ' + ' '.join(v.set) if v.set else ''}): "
-                     f"{len(c['model']['layers'])} layers, {run.run.get('parameters') or _parameters(c):,} parameters: "
+                     f"{len(c['model']['layers'])} layers, {_parameters_text(run.run)}: "
                      + " → ".join(_layer_text(l) for l in c["model"]["layers"]))
         lines.append(f"  - {c['optimizer']['class']}({', '.join(f'{k}={x}' for k, x in opt.items()) or 'Keras defaults'}), "
                      f"loss {c['train']['loss']}, batch {c['train']['batch_size']}, {c['train']['epochs']} epochs, "
