@@ -11,6 +11,9 @@ import re
 from pathlib import Path
 
 import markdown
+from markdown.extensions import Extension
+from markdown.extensions.toc import TocExtension
+from markdown.treeprocessors import Treeprocessor
 
 # Readable measure (about 80 characters per line of prose, wider for the tables), the system's
 # UI font, numbers in tabular figures so that digits line up down a column.
@@ -33,49 +36,56 @@ tbody tr:nth-child(even){background:#fbfcfd}
 .inconclusive{color:var(--open)}
 td img{max-width:none}
 img{max-width:100%;height:auto;border:1px solid var(--rule);border-radius:4px;margin:.5rem 0}
-nav.toc{background:var(--band);border:1px solid var(--rule);border-radius:6px;padding:.4rem 1.2rem;margin:1rem 0;
+.toc{background:var(--band);border:1px solid var(--rule);border-radius:6px;padding:.4rem 1.2rem;margin:1rem 0;
  max-width:48rem}
-nav.toc ul{margin:.3rem 0;padding-left:1.2rem}
+.toc ul{margin:.3rem 0;padding-left:1.2rem}.toctitle{font-weight:600}
 """
 VERDICTS = ("not supported", "supported", "inconclusive", "consistent", "differs", "bit-identical")
 _NUMBER = re.compile(r"^[−+-]?(\d[\d,]*\.?\d*(e[−+-]?\d+)?|\.\d+)( ?%| s| min| MB)?$")
 
 
-def _inline_images(body: str, base_dir: Path) -> str:
-    def inline(match: re.Match) -> str:
-        data = base64.b64encode((base_dir / match.group(1)).read_bytes()).decode()
-        return f'src="data:image/png;base64,{data}"'
+class _OfflinePage(Treeprocessor):
+    """On the parsed page: PNGs inlined as data URIs; numeric cells right-aligned; bold verdict
+    cells coloured by their verdict."""
 
-    return re.sub(r'src="([^"]+\.png)"', inline, body)
+    def __init__(self, md: markdown.Markdown, base_dir: Path):
+        super().__init__(md)
+        self.base_dir = base_dir
+
+    def run(self, root) -> None:
+        for image in root.iter("img"):
+            source = image.get("src", "")
+            if source.endswith(".png") and not source.startswith("data:"):
+                data = base64.b64encode((self.base_dir / source).read_bytes()).decode()
+                image.set("src", f"data:image/png;base64,{data}")
+        for cell in root.iter("td"):
+            text = "".join(cell.itertext()).strip()
+            verdict = next((v for v in VERDICTS if text.lower().startswith(v)), None)
+            if _NUMBER.match(text):
+                cell.set("class", "num")
+            elif verdict and cell.find("strong") is not None:
+                cell.set("class", f"verdict {verdict.replace(' ', '-')}")
 
 
-def _mark_cells(body: str) -> str:
-    """Right-align numeric cells; colour verdicts (bold cells whose text is a verdict word)."""
-    def cell(match: re.Match) -> str:
-        inner = match.group(1)
-        text = re.sub(r"<[^>]+>", "", inner).strip()
-        if _NUMBER.match(text):
-            return f'<td class="num">{inner}</td>'
-        word = text.lower()
-        verdict = next((v for v in VERDICTS if word.startswith(v)), None)
-        if verdict and "<strong>" in inner:
-            return f'<td><span class="verdict {verdict.replace(" ", "-")}">{inner}</span></td>'
-        return match.group(0)
+class _OfflinePageExtension(Extension):
+    def __init__(self, base_dir: Path):
+        super().__init__()
+        self.base_dir = base_dir
 
-    return re.sub(r"<td>(.*?)</td>", cell, body, flags=re.S)
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        # Priority 1: after the inline patterns (20) have made the <img> and <strong> elements.
+        md.treeprocessors.register(_OfflinePage(md, self.base_dir), "offline_page", 1)
 
 
 def to_html(markdown_text: str, base_dir: Path, title: str, toc: bool = True) -> str:
     """One HTML page that opens offline: styled, tables aligned, verdicts coloured, images inlined,
-    a table of contents of the ## sections after the title when `toc`."""
-    converter = markdown.Markdown(extensions=["tables", "toc"], extension_configs={"toc": {"toc_depth": "2"}})
-    body = _mark_cells(_inline_images(converter.convert(markdown_text), Path(base_dir)))
-    if toc and converter.toc_tokens:
-        sections = converter.toc_tokens[0].get("children", []) if len(converter.toc_tokens) == 1 else converter.toc_tokens
-        if len(sections) > 2:
-            items = "".join(f'<li><a href="#{s["id"]}">{s["name"]}</a></li>' for s in sections)
-            nav = f'<nav class="toc"><strong>Contents</strong><ul>{items}</ul></nav>'
-            body = re.sub(r"(</h1>)", r"\1\n" + nav.replace("\\", "\\\\"), body, count=1)
+    a table of contents of the ## sections after the title when `toc` and there are more than 2."""
+    if toc and len(re.findall(r"^## ", markdown_text, flags=re.M)) > 2:
+        first, _, rest = markdown_text.partition("\n")
+        markdown_text = f"{first}\n\n[TOC]\n{rest}" if first.startswith("# ") else f"[TOC]\n\n{markdown_text}"
+    converter = markdown.Markdown(extensions=["tables", TocExtension(toc_depth="2-2", title="Contents"),
+                                              _OfflinePageExtension(Path(base_dir))])
+    body = converter.convert(markdown_text)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
