@@ -62,8 +62,7 @@ def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
         rows = [[f"{x:g}" if isinstance(x, float) else str(x)]
                 + [_cell(summary[summary["variant"] == where[(line, x)]], figure) if (line, x) in where else "—"
                    for line in lines] for x in xs]
-        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+        out += [markdown_table(header, rows), ""]
     return "\n".join(out)
 
 
@@ -75,11 +74,9 @@ def steps_section(runs: list[RunRecord], variants: list[str], rows: int = 5) -> 
         return ""
     steps = sorted(set.intersection(*(set(t.index) for t in tables.values())))
     chosen = sorted({steps[round(i * (len(steps) - 1) / rows)] for i in range(1, rows + 1)})
+    rows = [[f"{step:,}"] + [f"{t.loc[step].mean():.4f}" + (f" ± {t.loc[step].std(ddof=1):.4f}" if t.shape[1] > 1 else "")
+                             + f" (n={t.shape[1]})" for t in tables.values()] for step in chosen]
     lines = ["## Test accuracy during training", "",
              "Recorded every `train.test_every_steps` steps in inference mode (steps.csv); mean ± std over seeds.", "",
-             "| step | " + " | ".join(tables) + " |", "|" + "---|" * (len(tables) + 1)]
-    for step in chosen:
-        cells = [f"{t.loc[step].mean():.4f}" + (f" ± {t.loc[step].std(ddof=1):.4f}" if t.shape[1] > 1 else "")
-                 + f" (n={t.shape[1]})" for t in tables.values()]
-        lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
+             markdown_table(["step", *tables], rows)]
     return "\n".join(lines + [""])
