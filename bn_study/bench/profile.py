@@ -96,6 +96,7 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
 
     from bn_study.data.datasets import split
     from bn_study.model.build import build_model, build_optimizer
+    from bn_study.train.machine import bn_kernel
 
     train = config.train
     splits = split(images, train.validation_split, config.data.train_limit, config.data.test_limit)
@@ -103,7 +104,7 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
     keras.utils.set_random_seed(config.seed)
     if train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    model = build_model(named_for_profile(config.model))
+    model = build_model(named_for_profile(config.model), bn_kernel=bn_kernel())  # as `run` trains it
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics))
     val_batch = train.validation_batch_size or train.batch_size  # as training validates
     warmup = WARMUP_STEPS * train.batch_size
@@ -151,6 +152,8 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
 
     from bn_study.report.tables import markdown_table
     from bn_study.results import write_text
+    from bn_study.report.experiment_report import numerics_line
+    from bn_study.train.machine import numerics_facts
     from bn_study.train.threads import thread_counts
     from bn_study.train.training import device_description
 
@@ -174,6 +177,7 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
               f"Forward includes the validation pass; ms per step divides by the training steps.", "",
               f"- Device: {device_description()}; TensorFlow threads intra-op {threads['intra_op']}, "
               f"inter-op {threads['inter_op']}",
+              f"- {numerics_line(numerics_facts())}",
               f"- TensorFlow {tf.__version__}, Keras {keras.__version__}", ""]
     path = out / "README.md"
     write_text(path, "\n".join(header + sections))
