@@ -117,3 +117,11 @@ def test_table_and_verdict_blocks_follow_the_statistics_and_refuse_a_bad_marker(
         with pytest.raises(UserError, match=re.escape(message)) as info:
             update_docs([bad], results)
         assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name)
+def test_experiment_headers_give_command_and_cost_not_results(path):
+    """Results live in results/<name>/ and the generated docs; a header says how to run and what it costs."""
+    header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+    assert "# Run:" in header and "# Cost:" in header
+    assert not re.search(r"\bp = \d|Holm (p = )?\d|\+- \d", header), "a result in the header: it belongs in the report"
