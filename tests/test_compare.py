@@ -1,7 +1,6 @@
 """`compare`: bit-identity per seed, a verdict per figure, and the errors a user can hit."""
 import shutil
 
-import numpy as np
 import pandas as pd
 import pytest
 
