@@ -58,9 +58,10 @@ def figure_label(figure: str) -> str:
 
 
 def table_block(results_dir: Path, figures: str) -> str:
-    spec = load_spec(results_dir / SPEC_FILE)
+    variants = [v.name for v in load_spec(results_dir / SPEC_FILE).variants]
     aggregate = pd.read_csv(results_dir / AGGREGATE_FILE).set_index(["figure", "variant"])
-    variants = [v.name for v in spec.variants]
+    summary = read_summary(results_dir)
+    runs = summary[summary["status"] == "complete"].groupby("variant", observed=True).size()
     rows = []
     for figure in figures.split(","):
         if figure not in aggregate.index.get_level_values("figure"):
@@ -69,11 +70,11 @@ def table_block(results_dir: Path, figures: str) -> str:
         cells = []
         for variant in variants:
             n, mean, std = aggregate.loc[(figure, variant), ["n", "mean", "std"]]
-            runs = aggregate.loc[("test_accuracy", variant), "n"] if ("test_accuracy", variant) in aggregate.index else n
-            cells.append(mean_std(mean, std) + (f" ({int(n)} of {int(runs)} runs)" if n != runs else ""))
+            # e.g. epochs to a threshold that some runs never reached: say how many it averages
+            cells.append(mean_std(mean, std) + (f" ({int(n)} of {runs[variant]} runs)" if n != runs[variant] else ""))
         rows.append([figure_label(figure), *cells])
-    n = int(aggregate.loc[("test_accuracy", variants[0]), "n"]) if ("test_accuracy", variants[0]) in aggregate.index else "?"
-    return markdown_table([f"mean ± std over {n} seeds", *variants], rows)
+    seeds = "–".join(map(str, sorted({int(runs.min()), int(runs.max())})))
+    return markdown_table([f"mean ± std over {seeds} seeds", *variants], rows)
 
 
 RAW_P = re.compile(r", (Welch|TOST|Brown-Forsythe) p = [\d.e+-]+")  # the verdict rests on the Holm-adjusted p
