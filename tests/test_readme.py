@@ -80,7 +80,7 @@ def test_a_changed_statistic_makes_the_docs_stale(tmp_path):
 
 
 def test_mean_std_keeps_two_significant_digits_of_the_spread():
-    from bn_study.report.docs import mean_std
+    from bn_study.report.tables import mean_std
 
     assert mean_std(0.99102, 0.00121) == "0.9910 ± 0.0012"
     assert mean_std(14.6, 3.58) == "14.6 ± 3.6"
@@ -117,6 +117,29 @@ def test_table_and_verdict_blocks_follow_the_statistics_and_refuse_a_bad_marker(
         with pytest.raises(UserError, match=re.escape(message)) as info:
             update_docs([bad], results)
         assert "\n" not in str(info.value)
+
+
+def test_sweep_block_puts_the_swept_values_in_rows_and_refuses_a_non_grid(tmp_path):
+    import pandas as pd
+
+    from bn_study.errors import UserError
+    from bn_study.report.docs import update_docs
+    from bn_study.report.tables import mean_std
+
+    results = tmp_path / "results"
+    for name in ("learning_rate", "article"):
+        shutil.copytree(ROOT / "results" / name, results / name, ignore=shutil.ignore_patterns("*seed-*", "plots", "*.html"))
+    page = write(tmp_path / "page.md", "<!-- results:learning_rate:sweep:test_accuracy -->\n<!-- /results -->\n")
+    update_docs([page], results)
+    rows = [line for line in page.read_text().splitlines() if line.startswith("| ")]
+    assert rows[0] == "| optimizer.learning_rate → test accuracy | no_bn_adam | bn_adam | no_bn_sgd | bn_sgd |"
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| 0.0001", "| 0.001", "| 0.01", "| 0.1", "| 1"]
+    summary = pd.read_csv(results / "learning_rate/summary.csv")
+    one = summary[summary["variant"] == "bn_sgd-learning_rate=1.0"]["test_accuracy"]
+    assert rows[5].split(" | ")[4].removesuffix(" |") == f"{mean_std(one.mean(), one.std())} (n=3)"
+    bad = write(tmp_path / "bad.md", "<!-- results:article:sweep:test_accuracy -->\n<!-- /results -->\n")
+    with pytest.raises(UserError, match="article is not a grid experiment; use table:FIGURES"):
+        update_docs([bad], results)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name)

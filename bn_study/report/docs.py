@@ -11,12 +11,13 @@ date. Kinds:
   mean ± std over seeds (the std to 2 significant digits, the mean to the same decimal place);
 - verdicts: one line per claim: the claim, its verdict, the effect and the Holm-adjusted p;
 - claims: every claim with the evidence's effect, the Holm-adjusted p and the verdict;
+- sweep:FIGURE: for a grid experiment, the figure against the swept value (rows) per grid line
+  (columns), mean ± std over complete seeds, as in the report;
 - effect: for a grid of paired lines (e.g. ReLU SGD without / with BN) the treatment-minus-baseline
   difference of the first difference-claim metric per swept value, with the verdict marked.
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -27,9 +28,9 @@ from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
 from bn_study.report.effect_map import MARKS, effect_cells
 from bn_study.report.experiment_report import TABLE_FIGURES
-from bn_study.report.summary import AGGREGATE_FILE
+from bn_study.report.summary import AGGREGATE_FILE, SUMMARY_FILE
 from bn_study.report.statistics import finite, read_claims, read_summary
-from bn_study.report.tables import SWEEP_FIGURES, markdown_table
+from bn_study.report.tables import SWEEP_FIGURES, markdown_table, mean_std, sweep_table
 
 BLOCK = re.compile(r"(?P<open><!-- results:(?P<name>[\w.-]+):(?P<kind>\w+)(?::(?P<arguments>[\w.,-]+))? -->\n)"
                    r"(?P<body>.*?)(?P<close><!-- /results -->)", re.S)
@@ -39,15 +40,6 @@ def _effect(evidence: str) -> str:
     """The part of a claim's evidence that states the effect: the difference, else the CI."""
     parts = evidence.split("; ")
     return next((p for p in parts if "Δ" in p), next((p for p in parts if "CI" in p), evidence))
-
-
-def mean_std(mean: float, std: float) -> str:
-    """'0.9910 ± 0.0012', '14.6 ± 3.6', '0.106 ± 0': the std to 2 significant digits, the mean
-    to the same decimal place (4 significant digits when the std is 0 or unknown)."""
-    if not finite(std) or std == 0:
-        return f"{mean:.4g} ± 0" if finite(std) else f"{mean:.4g}"
-    decimals = max(0, 1 - math.floor(math.log10(abs(std))))
-    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
 def figure_label(figure: str) -> str:
@@ -116,6 +108,18 @@ def effect_block(results_dir: Path) -> str:
     return markdown_table([key] + columns_shown, rows) + note
 
 
+def sweep_block(results_dir: Path, figure: str) -> str:
+    points = load_spec(results_dir / SPEC_FILE).grid_points
+    summary = read_summary(results_dir)
+    if not points:
+        raise UserError(f"results block '{results_dir.name}:sweep:{figure}': {results_dir.name} is not a grid "
+                        "experiment; use table:FIGURES")
+    if figure not in summary.columns:
+        raise UserError(f"results block '{results_dir.name}:sweep:{figure}': no figure '{figure}' in "
+                        f"{results_dir / SUMMARY_FILE}")
+    return sweep_table(summary, points, figure)
+
+
 def _pair_name(column: str) -> str:
     """'sigmoid_sgd_none → sigmoid_sgd_bn' -> 'sigmoid_sgd' (what the two lines share), else as is."""
     baseline, _, treatment = column.partition(" → ")
@@ -123,8 +127,9 @@ def _pair_name(column: str) -> str:
     return shared or column
 
 
-KINDS = {"claims": claims_block, "effect": effect_block, "verdicts": verdicts_block, "table": table_block}
-TAKES_ARGUMENTS = {"table"}
+KINDS = {"claims": claims_block, "effect": effect_block, "verdicts": verdicts_block, "table": table_block,
+         "sweep": sweep_block}
+TAKES_ARGUMENTS = {"table", "sweep"}
 
 
 def render(text: str, results_root: Path) -> str:
@@ -134,7 +139,7 @@ def render(text: str, results_root: Path) -> str:
         if kind not in KINDS:
             raise UserError(f"results block '{name}:{kind}': unknown kind; known: {', '.join(KINDS)}")
         if (kind in TAKES_ARGUMENTS) != bool(arguments):
-            usage = "takes figures, e.g. table:test_accuracy,final_val_loss" if kind in TAKES_ARGUMENTS else "takes no arguments"
+            usage = (f"takes figures, e.g. {kind}:test_accuracy" if kind in TAKES_ARGUMENTS else "takes no arguments")
             raise UserError(f"results block '{name}:{kind}{':' + arguments if arguments else ''}': {kind} {usage}")
         body = KINDS[kind](Path(results_root) / name, *([arguments] if arguments else []))
         return match.group("open") + body + "\n" + match.group("close")

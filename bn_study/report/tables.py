@@ -3,11 +3,15 @@ a grid (one column per line, not per variant: a 4-model x 5-value grid has 20 va
 against the training step (test accuracy every N steps, steps.csv)."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from bn_study.config.experiment_spec import ExperimentSpec, GridPoint
 from bn_study.results import RunRecord
+from bn_study.report.statistics import finite
 from bn_study.report.summary import step_accuracy_tables
+
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -34,37 +38,49 @@ def grid_setup_line(spec: ExperimentSpec) -> str:
             f"each at its first grid value.")
 
 
+def mean_std(mean: float, std: float) -> str:
+    """'0.9910 ± 0.0012', '14.6 ± 3.6', '0.106 ± 0': the std to 2 significant digits, the mean
+    to the same decimal place (4 significant digits when the std is 0 or unknown)."""
+    if not finite(std) or std == 0:
+        return f"{mean:.4g} ± 0" if finite(std) else f"{mean:.4g}"
+    decimals = max(0, 1 - math.floor(math.log10(abs(std))))
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+
+
 def _cell(rows: pd.DataFrame, figure: str) -> str:
     done = rows.loc[rows["status"] == "complete", figure].astype(float).dropna()
     diverged = int((rows["status"] == "diverged").sum())
     parts = []
     if len(done):
-        spread = f" ± {done.std(ddof=1):.2g}" if len(done) > 1 else ""
-        parts.append(f"{done.mean():.4g}{spread} (n={len(done)})")
+        parts.append(f"{mean_std(done.mean(), done.std(ddof=1) if len(done) > 1 else float('nan'))} (n={len(done)})")
     if diverged:
         parts.append(f"**{diverged} of {len(rows)} diverged**")
     return ", ".join(parts) or "—"
+
+
+def sweep_table(summary: pd.DataFrame, points: tuple[GridPoint, ...], figure: str) -> str:
+    """One figure against the swept value: rows the swept values, columns the grid lines, each cell
+    mean ± std over complete seeds (n) and how many runs diverged."""
+    lines = list(dict.fromkeys(p.line for p in points))
+    xs = list(dict.fromkeys(p.x for p in points))
+    where = {(p.line, p.x): p.variant for p in points}
+    header = [f"{points[0].key} → {SWEEP_FIGURES.get(figure, figure)}"] + lines
+    rows = [[f"{x:g}" if isinstance(x, float) else str(x)]
+            + [_cell(summary[summary["variant"] == where[(line, x)]], figure) if (line, x) in where else "—"
+               for line in lines] for x in xs]
+    return markdown_table(header, rows)
 
 
 def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
     """Per figure, a table: rows the swept values, columns the grid lines, mean ± std over seeds."""
     if not points or summary.empty:
         return ""
-    lines = list(dict.fromkeys(p.line for p in points))
-    xs = list(dict.fromkeys(p.x for p in points))
-    where = {(p.line, p.x): p.variant for p in points}
     out = ["## Results against the swept value", "",
            "Mean ± standard deviation over complete seeds (n); diverged runs are counted, not averaged.", ""]
-    for figure, label in SWEEP_FIGURES.items():
-        if figure not in summary.columns:
-            continue
-        header = [f"{points[0].key} → {label}"] + lines
-        rows = [[f"{x:g}" if isinstance(x, float) else str(x)]
-                + [_cell(summary[summary["variant"] == where[(line, x)]], figure) if (line, x) in where else "—"
-                   for line in lines] for x in xs]
-        out += [markdown_table(header, rows), ""]
+    for figure in SWEEP_FIGURES:
+        if figure in summary.columns:
+            out += [sweep_table(summary, points, figure), ""]
     return "\n".join(out)
-
 
 
 def steps_section(runs: list[RunRecord], variants: list[str], rows: int = 5) -> str:
