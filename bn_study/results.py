@@ -26,6 +26,7 @@ SHRUNK_FILE = "shrunk.json"  # the --set overrides and --seeds that made an expe
 COMMANDS_FILE = "commands.csv"  # one row per experiment command that trained here: its wall time
 PROBE_FILE, STEPS_FILE = "probe.csv", "steps.csv"  # written only when the config asks (train/probe.py, train/steps.py)
 LANDSCAPE_FILE = "landscape.csv"  # written only when the config asks (train/landscape.py)
+STEP_LOSS_FILE = "step_loss.csv"  # train.step_loss: each step's training loss (train/step_loss.py)
 TENSORBOARD_DIR = "tensorboard"  # train.tensorboard: Keras' TensorBoard event files
 COMPLETE, DIVERGED = "complete", "diverged"
 FINAL = (COMPLETE, DIVERGED)  # a rerun would give the same: never retrained
@@ -145,6 +146,7 @@ class RunRecord:
     steps: pd.DataFrame  # steps.csv: test accuracy every N steps (empty when not recorded)
     probe: pd.DataFrame  # probe.csv (empty when the probe was off)
     landscape: pd.DataFrame = field(default_factory=pd.DataFrame)  # landscape.csv (empty when not measured)
+    step_loss: pd.DataFrame = field(default_factory=pd.DataFrame)  # step_loss.csv (empty when not recorded)
 
     @property
     def complete(self) -> bool:
@@ -161,9 +163,9 @@ def read_run(directory: Path, variant: str | None = None) -> RunRecord:
     directory = Path(directory)
     run = read_json(directory / RUN_FILE)
     # A run that has just started has an empty history.csv (CSVLogger opens it before epoch 1).
-    history, steps, probe, landscape = (
+    history, steps, probe, landscape, step_loss = (
         pd.read_csv(directory / name) if (directory / name).is_file() and (directory / name).stat().st_size
-        else pd.DataFrame() for name in (HISTORY_FILE, STEPS_FILE, PROBE_FILE, LANDSCAPE_FILE))
+        else pd.DataFrame() for name in (HISTORY_FILE, STEPS_FILE, PROBE_FILE, LANDSCAPE_FILE, STEP_LOSS_FILE))
     metrics_path = directory / METRICS_FILE
     return RunRecord(
         directory=directory,
@@ -176,6 +178,7 @@ def read_run(directory: Path, variant: str | None = None) -> RunRecord:
         steps=steps,
         probe=probe,
         landscape=landscape,
+        step_loss=step_loss,
     )
 
 

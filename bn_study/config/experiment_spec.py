@@ -25,12 +25,13 @@ STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
 PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
 # From landscape.csv (landscape:): medians over the measured steps (report/summary.py).
 LANDSCAPE_FIGURES = ("landscape_loss_variation", "landscape_grad_change", "landscape_beta")
+STEP_LOSS_FIGURES = ("loss_spikes",)  # from step_loss.csv (train.step_loss; report/summary.py)
 
 
 def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
     """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
     return (FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds) + STEP_FIGURES
-            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES + LANDSCAPE_FIGURES)
+            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES + LANDSCAPE_FIGURES + STEP_LOSS_FIGURES)
 
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",

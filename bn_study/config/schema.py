@@ -75,6 +75,9 @@ class TrainConfig:
     validation_batch_size: int | None = field(default=None, metadata=check(lambda v: v is None or v > 0, "a positive integer or null"))
     # Test accuracy every N steps into steps.csv (bn_study/train/steps.py); null = only at the end.
     test_every_steps: int | None = field(default=None, metadata=check(lambda v: v is None or v > 0, "a positive integer or null"))
+    # Every step's own training loss into step_loss.csv (train/step_loss.py), for loss spikes; null or
+    # false = off. Logging only: the run's numbers do not change.
+    step_loss: bool | None = None
     # Population statistics for inference recomputed before every evaluation; null = moving averages.
     precise_bn: PreciseBNConfig | None = None
     # Keras' TensorBoard callback writing to <run dir>/tensorboard (`tensorboard --logdir results/X`);

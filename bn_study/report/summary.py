@@ -44,6 +44,20 @@ LANDSCAPE_COLUMNS = {"landscape_loss_variation": "loss_variation", "landscape_gr
                      "landscape_beta": "beta_smoothness"}
 
 
+# A loss spike (step_loss.csv, train/step_loss.py): a step whose training loss is more than twice the
+# median of the SPIKE_WINDOW steps before it and at least SPIKE_MIN_RISE above it. The absolute floor
+# keeps the batch-to-batch noise of a nearly fitted net (losses of a few hundredths, which double
+# easily) from counting.
+SPIKE_WINDOW, SPIKE_FACTOR, SPIKE_MIN_RISE = 20, 2.0, 0.1
+
+
+def count_spikes(losses) -> int:
+    """Loss spikes in a series of per-step training losses (see above); none before the window fills."""
+    losses = pd.Series(losses, dtype=float)
+    before = losses.rolling(SPIKE_WINDOW).median().shift(1)
+    return int(((losses > SPIKE_FACTOR * before) & (losses - before >= SPIKE_MIN_RISE)).sum())
+
+
 def probe_movement(probe: pd.DataFrame) -> dict:
     """How much the last probed layer's unit-0 pre-activation moved over training, in its own units:
     the range of its median (a change in mean) and of its 15th-85th percentile spread (in variance)."""
@@ -89,6 +103,8 @@ def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
         row.update(probe_movement(run.probe))
     if not run.landscape.empty:  # medians over the measured steps (train/landscape.py)
         row.update({figure: run.landscape[column].median() for figure, column in LANDSCAPE_COLUMNS.items()})
+    if not run.step_loss.empty:
+        row["loss_spikes"] = count_spikes(run.step_loss["loss"])
     row["train_seconds"] = h["seconds"].sum()
     row["seconds_per_epoch"] = h["seconds"].iloc[1:].median() if len(h) > 1 else h["seconds"].iloc[0]
     return row

@@ -28,6 +28,7 @@ from bn_study.train.backup import AtomicBackupAndRestore
 from bn_study.train.landscape import LandscapeCallback
 from bn_study.train.precise_bn import PreciseBNCallback, recompute_population_statistics
 from bn_study.train.probe import ProbeCallback
+from bn_study.train.step_loss import StepLossCallback
 from bn_study.train.steps import StepTestCallback
 from bn_study.train.machine import cpu_facts, numerics_facts, provenance
 from bn_study.train.threads import cpu_seconds, host_name, peak_rss_mb, thread_counts
@@ -224,6 +225,8 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
                             prepare=(lambda: recompute_population_statistics(model, splits.x_train, train.batch_size, precise))
                             if precise else None)]
           if train.test_every_steps else []),
+        *([StepLossCallback(run_dir / results.STEP_LOSS_FILE, len(splits.x_train), train.batch_size)]
+          if train.step_loss else []),
         *([LandscapeCallback(config.landscape.every, config.landscape.step_multipliers, train.loss,
                              run_dir / results.LANDSCAPE_FILE)] if config.landscape else []),
         *([keras.callbacks.TensorBoard(log_dir=str(run_dir / results.TENSORBOARD_DIR))] if train.tensorboard else []),
