@@ -102,9 +102,10 @@ def effect_block(results_dir: Path) -> str:
     rows = [[str(row)] + [grid.get((row, column), "–") for column in columns] for row in sorted(set(cells["row"]))]
     key = spec.grid_points[0].key.rsplit(".", 1)[-1]
     columns_shown = [_pair_name(c) for c in columns]
-    note = (f"\n\n{metric.replace('_', ' ')}: {columns[0].split(' → ')[1]} minus {columns[0].split(' → ')[0]} "
-            "and so on for each column, mean over seeds; "
-            "✓ supported, ✗ not supported, · inconclusive (Holm-adjusted, α = 0.05).")
+    baseline, treatment = columns[0].split(" → ")
+    note = (f"\n\n{figure_label(metric)}, {treatment.removeprefix(columns_shown[0]).lstrip('_-')} minus "
+            f"{baseline.removeprefix(columns_shown[0]).lstrip('_-')}, mean over seeds; ✓ supported, ✗ not supported, "
+            "· inconclusive (Holm, α = 0.05).")
     return markdown_table([key] + columns_shown, rows) + note
 
 
