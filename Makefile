@@ -41,10 +41,10 @@ quick: data-mnist
 	$(PY) -m bn_study experiment $(EXPERIMENT) --seeds 0 --set train.epochs=2 \
 		--set data.train_limit=6000 --out results/article-quick
 
-# The experiments beyond the article's (README and docs/experiments.md), about 2.5 hours on 2 CPU
+# The experiments beyond the article's (README and docs/experiments.md), more than 12 hours on 2 CPU
 # cores in all; each skips its complete runs, so an interrupted `make studies` continues.
 STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift batch_size \
-	when_bn_helps_mlp landscape when_bn_helps_cnn
+	when_bn_helps_mlp landscape when_bn_helps_cnn when_bn_helps_rate when_bn_helps_fashion
 studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 

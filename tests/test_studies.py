@@ -23,8 +23,11 @@ SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each exp
     "when_bn_helps_mlp": ["train.epochs=1", "model.family.depth=2"],
     "when_bn_helps_cnn": ["train.epochs=1", "model.family.depth=2"],
     "landscape": ["train.epochs=1", "landscape.every=4"],
+    "when_bn_helps_rate": ["train.epochs=1"],
+    "when_bn_helps_fashion": ["train.epochs=1", "model.family.depth=2"],
 }
-DATA = {"article_fashion": ON_FASHION_FIXTURE}  # the others train on the MNIST fixture
+# the others train on the MNIST fixture
+DATA = {"article_fashion": ON_FASHION_FIXTURE, "when_bn_helps_fashion": ON_FASHION_FIXTURE}
 
 
 # `placement` (with its extra checks of commands.csv and of a rerun that skips) runs in `make test`;
@@ -52,6 +55,9 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
         assert (tmp_path / "plots/test_accuracy_by_step.png").is_file()
         assert (tmp_path / "plots/probe_percentiles.png").is_file()
         assert "## Test accuracy during training" in report
+    if name == "when_bn_helps_fashion":  # train.step_loss: every step's loss, and the spikes counted from it
+        assert summary["loss_spikes"].notna().all()
+        assert all((tmp_path / v.name / "seed-0/step_loss.csv").is_file() for v in spec.all_variants)
     if name == "placement":  # the command's wall time is recorded, once per command that trained
         commands = pd.read_csv(tmp_path / "commands.csv")
         assert len(commands) == 1 and commands.loc[0, "complete"] == 3 and commands.loc[0, "jobs"] == 2
@@ -66,7 +72,9 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
     if name == "landscape":  # Santurkar et al.'s three quantities per run, and their bands
         assert {"landscape_loss_variation", "landscape_grad_change", "landscape_beta"} <= set(summary.columns)
         assert (tmp_path / "plots/landscape.png").is_file()
-    if name.startswith("when_bn_helps"):  # the effect map: a cell per (line pair, depth)
+    if "effect_map" in spec.plots:  # the when_bn_helps grids: a cell per (line pair, depth)
         assert (tmp_path / "plots/effect_map.png").is_file()
+    if name == "when_bn_helps_rate":  # range claims: the rates at which each line trains
+        assert "| range: final_val_accuracy ≥ 0.9, wider for relu_bn |" in report
     if name == "learning_rate":
         assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report
