@@ -125,15 +125,15 @@ RANGE = ClaimSpec(claim="x", test="range", metric="test_accuracy", baseline="bas
 
 @pytest.mark.parametrize("treat, verdict, evidence", [
     # base trains well at 0.001 and 0.01 only (0.1: one seed diverged)
-    ([[0.99, 0.99], [0.99, 0.985], [0.99, 0.981]], SUPPORTED, "treat: 0.001, 0.01, 0.1 (3 values, 2 decades)"),
-    ([[0.99, 0.99], [0.99, 0.975], [0.99, 0.99]], INCONCLUSIVE, "treat: 0.001, 0.1 (2 values, 2 decades)"),
-    ([[0.99, 0.99], [0.99, 0.99], [None, 0.99]], NOT_SUPPORTED, "treat: 0.001, 0.01 (2 values, 1 decade)"),
+    ([[0.99, 0.99], [0.99, 0.985], [0.99, 0.981]], SUPPORTED, "treat: 0.001, 0.01, 0.1 (2 decades)"),
+    ([[0.99, 0.99], [0.99, 0.975], [0.99, 0.99]], INCONCLUSIVE, "treat: 0.001, 0.1 (2 decades)"),
+    ([[0.99, 0.99], [0.99, 0.99], [None, 0.99]], NOT_SUPPORTED, "treat: 0.001, 0.01 (1 decade)"),
 ])
 def test_range_claim_counts_rates_where_every_seed_trains_well(treat, verdict, evidence):
     table, points = _grid_table({"base": [[0.99, 0.99], [0.99, 0.99], [0.99, None]], "treat": treat})
     result = judge(RANGE, table, points)
     assert result.verdict == verdict
-    assert "base: 0.001, 0.01 (2 values, 1 decade)" in result.evidence and evidence in result.evidence
+    assert "base: 0.001, 0.01 (1 decade)" in result.evidence and evidence in result.evidence
 
 
 def test_steps_to_and_probe_movement_known_answers():

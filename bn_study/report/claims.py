@@ -212,13 +212,12 @@ def _values_text(values: list) -> str:
     text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
     numeric = all(isinstance(v, int | float) and v > 0 for v in values)
     decades = np.log10(max(values) / min(values)) if numeric and len(values) > 1 else None
-    span = f", {decades:.3g} decade{'' if decades == 1 else 's'}" if decades else ""
-    return f"{text} ({len(values)} value{'s' if len(values) > 1 else ''}{span})"
+    return f"{text} ({decades:.3g} decade{'' if decades == 1 else 's'})" if decades else text
 
 
 def judge_range(claim: ClaimSpec, summary: pd.DataFrame, points) -> Verdict:
     a, b = (trains_well(summary, points, line, claim.metric, claim.value) for line in (claim.baseline, claim.treatment))
-    key = points[0].key if points else "the swept key"
+    key = points[0].key.rsplit(".", 1)[-1] if points else "the swept key"
     evidence = (f"{claim.metric} ≥ {claim.value:g} in every seed at {key} = {claim.baseline}: {_values_text(a)}; "
                 f"{claim.treatment}: {_values_text(b)}")
     if set(b) > set(a):
