@@ -9,6 +9,7 @@ from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge
 from bn_study.config.experiment_spec import ClaimSpec
 from bn_study.report.experiment_report import commands_lines
 from bn_study.report.summary import aggregate_table, epochs_to, mean_ci
+from tests.conftest import ROOT
 
 
 def test_mean_ci_known_answer():
@@ -174,3 +175,19 @@ def test_commands_line_says_when_interrupted_commands_trained_runs(tmp_path):
     (line,) = commands_lines(tmp_path, complete_runs=2)
     assert line.endswith("on 2026-11-30")  # all recorded: nothing to add
     assert commands_lines(tmp_path / "nowhere", complete_runs=2) == []
+
+
+def test_effect_cells_pair_the_grid_lines_and_keep_each_claims_direction():
+    from bn_study.config.experiment_spec import load_spec
+    from bn_study.report.effect_map import effect_cells
+
+    results = ROOT / "results/when_bn_helps_fashion"
+    summary, claims_table = pd.read_csv(results / "summary.csv"), pd.read_csv(results / "claims.csv")
+    cells = effect_cells(claims_table, summary, load_spec(results / "experiment.yaml").grid_points)
+    assert len(cells) == 24  # 8 cells x 3 difference claims (the spread claims are not differences)
+    spikes = cells[(cells["metric"] == "loss_spikes") & (cells["row"] == 20)
+                   & (cells["column"] == "relu_sgd_none → relu_sgd_bn")].iloc[0]
+    means = summary.groupby("variant")["loss_spikes"].mean()
+    assert spikes["difference"] == pytest.approx(means["relu_sgd_bn-depth=20"] - means["relu_sgd_none-depth=20"])
+    assert cells.groupby("metric")["lower_better"].all().to_dict() == {
+        "epochs_to_val_0.85": True, "final_val_accuracy": False, "loss_spikes": True}

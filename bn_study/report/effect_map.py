@@ -21,7 +21,8 @@ MARKS = {claims.SUPPORTED: "✓", claims.NOT_SUPPORTED: "✗", claims.INCONCLUSI
 
 def effect_cells(claims_table: pd.DataFrame, summary: pd.DataFrame, points) -> pd.DataFrame:
     """One row per difference claim (claims.csv) between grid variants at one swept value: metric,
-    column (the baseline's line), row (the swept value), the difference of means and the verdict."""
+    column (the baseline's line), row (the swept value), the difference of means, the verdict and
+    whether the claim expects the treatment lower."""
     where = {p.variant: p for p in points}
     rows = []
     for _, c in claims_table.iterrows():
@@ -33,7 +34,9 @@ def effect_cells(claims_table: pd.DataFrame, summary: pd.DataFrame, points) -> p
         a, b = (claims.variant_values(summary, name, c["metric"]) for name in (c["baseline"], c["treatment"]))
         rows.append({"metric": c["metric"], "column": f"{base.line} → {treat.line}", "row": base.x,
                      "difference": b.mean() - a.mean() if len(a) and len(b) else np.nan,
-                     "verdict": c["verdict"]})
+                     "verdict": c["verdict"],
+                     # the claim's direction, as claims.csv states it: "... (lower for <treatment>)"
+                     "lower_better": "(lower for " in str(c["test_text"])})
     return pd.DataFrame(rows)
 
 
@@ -51,15 +54,16 @@ def effect_map(claims_table: pd.DataFrame, summary: pd.DataFrame, points, out: P
         mine = cells[cells["metric"] == metric]
         grid = mine.pivot(index="row", columns="column", values="difference").reindex(index=rows, columns=columns)
         limit = np.nanmax(np.abs(grid.to_numpy())) if np.isfinite(grid.to_numpy()).any() else 1.0
-        # For "lower is better" figures (epochs to a threshold) the colours turn round: blue still
-        # means "treatment better", and the colour bar keeps the cells' signs.
-        lower_better = metric.startswith("epochs_to") or metric.endswith("_loss")
+        # Where the claims expect lower values (epochs to a threshold, loss spikes) the colours turn
+        # round: blue still means "treatment better", and the colour bar keeps the cells' signs.
+        lower_better = bool(mine["lower_better"].all())
         image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r" if lower_better else "RdBu",
                           vmin=-limit or -1, vmax=limit or 1, aspect="auto")
         for _, cell in mine.iterrows():
             i, j = rows.index(cell["row"]), columns.index(cell["column"])
+            dark = abs(cell["difference"]) > 0.6 * limit  # the colour map's deep ends: white text reads there
             ax.text(j, i, f"{cell['difference']:+.3g}\n{MARKS.get(cell['verdict'], '?')}", ha="center", va="center",
-                    fontsize=8)
+                    fontsize=8, color="white" if dark else "black")
         ax.set_xticks(range(len(columns)), [c.replace(" → ", "\n→ ") for c in columns], fontsize=7, rotation=0)
         ax.set_yticks(range(len(rows)), [str(r) for r in rows])
         ax.set_ylabel(points[0].key)
