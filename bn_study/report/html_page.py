@@ -77,15 +77,21 @@ class _OfflinePageExtension(Extension):
         md.treeprocessors.register(_OfflinePage(md, self.base_dir), "offline_page", 1)
 
 
+def _convert(markdown_text: str, base_dir: Path) -> tuple[str, list]:
+    """The page's HTML body and its ## sections (the toc extension's tokens)."""
+    converter = markdown.Markdown(extensions=["tables", TocExtension(toc_depth="2-2", title="Contents"),
+                                              _OfflinePageExtension(base_dir)])
+    return converter.convert(markdown_text), converter.toc_tokens
+
+
 def to_html(markdown_text: str, base_dir: Path, title: str, toc: bool = True) -> str:
     """One HTML page that opens offline: styled, tables aligned, verdicts coloured, images inlined,
     a table of contents of the ## sections after the title when `toc` and there are more than 2."""
-    if toc and len(re.findall(r"^## ", markdown_text, flags=re.M)) > 2:
+    body, sections = _convert(markdown_text, Path(base_dir))
+    if toc and len(sections) > 2:  # the sections as Markdown's toc extension found them
         first, _, rest = markdown_text.partition("\n")
-        markdown_text = f"{first}\n\n[TOC]\n{rest}" if first.startswith("# ") else f"[TOC]\n\n{markdown_text}"
-    converter = markdown.Markdown(extensions=["tables", TocExtension(toc_depth="2-2", title="Contents"),
-                                              _OfflinePageExtension(Path(base_dir))])
-    body = converter.convert(markdown_text)
+        marked = f"{first}\n\n[TOC]\n{rest}" if first.startswith("# ") else f"[TOC]\n\n{markdown_text}"
+        body, _ = _convert(marked, Path(base_dir))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
