@@ -119,6 +119,19 @@ def test_table_and_verdict_blocks_follow_the_statistics_and_refuse_a_bad_marker(
         assert "\n" not in str(info.value)
 
 
+def test_table_block_says_never_for_a_threshold_no_run_reached(tmp_path):
+    from bn_study.report.docs import update_docs
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results/regularization", results / "regularization",
+                    ignore=shutil.ignore_patterns("*seed-*", "plots", "*.html"))
+    page = write(tmp_path / "page.md", "<!-- results:regularization:table:epochs_to_val_0.97 -->\n<!-- /results -->\n")
+    update_docs([page], results)
+    row = next(line for line in page.read_text().splitlines() if line.startswith("| epochs to 0.97"))
+    cells = dict(zip(["no_bn", "bn", "dropout", "bn_dropout", "bn_momentum_0.9"], row.strip("| ").split(" | ")[1:]))
+    assert cells["bn"] == "never (0 of 5 runs)" and cells["bn_momentum_0.9"].endswith("(4 of 5 runs)")
+
+
 def test_sweep_block_puts_the_swept_values_in_rows_and_refuses_a_non_grid(tmp_path):
     import pandas as pd
 

@@ -63,7 +63,10 @@ def table_block(results_dir: Path, figures: str) -> str:
         for variant in variants:
             n, mean, std = aggregate.loc[(figure, variant), ["n", "mean", "std"]]
             # e.g. epochs to a threshold that some runs never reached: say how many it averages
-            cells.append(mean_std(mean, std) + (f" ({int(n)} of {runs[variant]} runs)" if n != runs[variant] else ""))
+            if n == 0:
+                cells.append(f"never (0 of {runs[variant]} runs)")
+            else:
+                cells.append(mean_std(mean, std) + (f" ({int(n)} of {runs[variant]} runs)" if n != runs[variant] else ""))
         rows.append([figure_label(figure), *cells])
     seeds = "–".join(map(str, sorted({int(runs.min()), int(runs.max())})))
     return markdown_table([f"mean ± std over {seeds} seeds", *variants], rows)
