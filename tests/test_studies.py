@@ -21,7 +21,9 @@ SHRINK = {  # beyond the fixture: the fewest epochs that still exercise each exp
     "precise_bn": ["train.epochs=1", "train.batch_size=60", "train.precise_bn.batches=2"],
     # 32-40 variants: every depth shrunk to 2 (the command line's --set comes after the sweep's).
     "when_bn_helps_mlp": ["train.epochs=1", "model.family.depth=2"],
-    "when_bn_helps_cnn": ["train.epochs=1", "model.family.depth=2"],
+    # Its BN lines use precise BN over 20 batches of 250; 240 fixture images hold 2 of 60.
+    "when_bn_helps_cnn": ["train.epochs=1", "model.family.depth=2", "train.precise_bn.batches=2",
+                          "train.precise_bn.batch_size=60"],
     "landscape": ["train.epochs=1", "landscape.every=4"],
     "when_bn_helps_rate": ["train.epochs=1"],
     "when_bn_helps_fashion": ["train.epochs=1", "model.family.depth=2"],
