@@ -87,11 +87,12 @@ def _convert(markdown_text: str, base_dir: Path) -> tuple[str, list]:
 def to_html(markdown_text: str, base_dir: Path, title: str, toc: bool = True) -> str:
     """One HTML page that opens offline: styled, tables aligned, verdicts coloured, images inlined,
     a table of contents of the ## sections after the title when `toc` and there are more than 2."""
-    body, sections = _convert(markdown_text, Path(base_dir))
-    if toc and len(sections) > 2:  # the sections as Markdown's toc extension found them
+    if toc:  # most pages have more than 2 sections: convert with the contents, again only if not
         first, _, rest = markdown_text.partition("\n")
         marked = f"{first}\n\n[TOC]\n{rest}" if first.startswith("# ") else f"[TOC]\n\n{markdown_text}"
-        body, _ = _convert(marked, Path(base_dir))
+        body, sections = _convert(marked, Path(base_dir))
+    if not toc or len(sections) <= 2:  # the sections as Markdown's toc extension found them
+        body, _ = _convert(markdown_text, Path(base_dir))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

@@ -28,46 +28,71 @@ def bn_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in model.layers if hasattr(layer, "moving_mean") and hasattr(layer, "moving_variance")]
 
 
-def recompute_population_statistics(model: keras.Sequential, x_train: np.ndarray, batch_size: int,
-                                    settings: PreciseBNConfig) -> None:
-    """Replace every BN layer's moving mean and variance by averages over the first
-    `settings.batches` training batches of `settings.batch_size` (default `batch_size`) images."""
-    layers = bn_layers(model)
-    if not layers:
-        return
-    batch_size = settings.batch_size or batch_size
-    if settings.batches * batch_size > len(x_train):
-        raise UserError(f"train.precise_bn.batches: {settings.batches} batches of {batch_size} need "
-                        f"{settings.batches * batch_size} training images; there are {len(x_train)}")
-    sums = {id(layer): [0.0, 0.0] for layer in layers}
-    for k in range(settings.batches):
-        h = ops.convert_to_tensor(x_train[k * batch_size:(k + 1) * batch_size])
-        for layer in model.layers:
-            if id(layer) in sums:
+class BatchMoments(keras.Model):
+    """The network's layers run as in precise BN's pass (BN in training mode, the rest in inference
+    mode) on one batch; outputs each BN layer's input mean and variance per channel. A model of its
+    own so that Keras compiles the pass once (`predict_on_batch`): layer by layer in eager mode it
+    took 3x as long as predicting the same images (20-layer plain CNN, 20 batches of 250)."""
+
+    def __init__(self, model: keras.Sequential, unbiased: bool):
+        super().__init__()
+        self.network, self.unbiased = list(model.layers), unbiased
+        self.is_bn = [layer in bn_layers(model) for layer in model.layers]
+
+    def call(self, inputs, training=None):  # each layer's own mode, whatever predict asks for
+        h, moments = inputs, []
+        for layer, is_bn in zip(self.network, self.is_bn):
+            if is_bn:
                 channel = layer.axis % len(h.shape)
-                axes = [a for a in range(len(h.shape)) if a != channel]
-                mean, variance = ops.moments(h, axes)
-                if settings.unbiased:
-                    m = int(np.prod([h.shape[a] for a in axes]))  # values per channel in this batch
-                    variance = variance * (m / (m - 1))
-                sums[id(layer)][0] += mean
-                sums[id(layer)][1] += variance
+                mean, variance = ops.moments(h, [a for a in range(len(h.shape)) if a != channel])
+                if self.unbiased:
+                    count = ops.cast(ops.size(h), variance.dtype) / h.shape[channel]  # values per channel
+                    variance = variance * count / (count - 1)
+                moments.append((mean, variance))
                 h = layer(h, training=True)  # normalizes with the batch's statistics, as in training
             else:
                 h = layer(h, training=False)
-    for layer in layers:  # overwrites what the training-mode calls above did to the moving averages
-        total_mean, total_variance = sums[id(layer)]
-        layer.moving_mean.assign(total_mean / settings.batches)
-        layer.moving_variance.assign(total_variance / settings.batches)
+        return moments
+
+
+class PreciseBN:
+    """Replaces every BN layer's moving mean and variance by averages over the first
+    `settings.batches` training batches of `settings.batch_size` (default `batch_size`) images."""
+
+    def __init__(self, model: keras.Sequential, x_train: np.ndarray, batch_size: int, settings: PreciseBNConfig):
+        self.batch_size = settings.batch_size or batch_size
+        if settings.batches * self.batch_size > len(x_train):
+            raise UserError(f"train.precise_bn.batches: {settings.batches} batches of {self.batch_size} need "
+                            f"{settings.batches * self.batch_size} training images; there are {len(x_train)}")
+        self.layers = bn_layers(model)
+        self.batches = x_train[:settings.batches * self.batch_size]
+        self.moments = BatchMoments(model, settings.unbiased) if self.layers else None
+
+    def recompute(self) -> None:
+        """Averages the BN layers' input moments over the batches into their moving statistics."""
+        if self.moments is None:
+            return
+        per_batch = [self.moments.predict_on_batch(self.batches[start:start + self.batch_size])
+                     for start in range(0, len(self.batches), self.batch_size)]
+        # Overwrites what the training-mode calls did to the moving averages.
+        for i, layer in enumerate(self.layers):
+            layer.moving_mean.assign(np.mean([batch[i][0] for batch in per_batch], axis=0))
+            layer.moving_variance.assign(np.mean([batch[i][1] for batch in per_batch], axis=0))
+
+
+def recompute_population_statistics(model: keras.Sequential, x_train: np.ndarray, batch_size: int,
+                                    settings: PreciseBNConfig) -> None:
+    """One recomputation (PreciseBN); a training run keeps one PreciseBN, whose pass is compiled once."""
+    PreciseBN(model, x_train, batch_size, settings).recompute()
 
 
 class PreciseBNCallback(keras.callbacks.Callback):
     """Recomputes the population statistics before every evaluation `fit` runs (on_test_begin:
     Keras calls it before each validation pass, after the epoch's last training step)."""
 
-    def __init__(self, x_train: np.ndarray, batch_size: int, settings: PreciseBNConfig):
+    def __init__(self, precise_bn: PreciseBN):
         super().__init__()
-        self.x_train, self.batch_size, self.settings = x_train, batch_size, settings
+        self.precise_bn = precise_bn
 
     def on_test_begin(self, logs=None):
-        recompute_population_statistics(self.model, self.x_train, self.batch_size, self.settings)
+        self.precise_bn.recompute()

@@ -26,7 +26,7 @@ from bn_study.errors import UserError
 from bn_study.model.build import build_model, build_optimizer
 from bn_study.train.backup import AtomicBackupAndRestore
 from bn_study.train.landscape import LandscapeCallback
-from bn_study.train.precise_bn import PreciseBNCallback, recompute_population_statistics
+from bn_study.train.precise_bn import PreciseBN, PreciseBNCallback
 from bn_study.train.probe import ProbeCallback
 from bn_study.train.step_loss import StepLossCallback
 from bn_study.train.steps import StepTestCallback
@@ -210,10 +210,10 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics),
                   steps_per_execution=train.steps_per_execution or 1)
     history_path = run_dir / results.HISTORY_FILE
-    precise = train.precise_bn
+    precise = PreciseBN(model, splits.x_train, train.batch_size, train.precise_bn) if train.precise_bn else None
     callbacks = [
         # First, so that the validation pass (and StepTestCallback) see the recomputed statistics.
-        *([PreciseBNCallback(splits.x_train, train.batch_size, precise)] if precise else []),
+        *([PreciseBNCallback(precise)] if precise else []),
         ResumeHistory(history_path),
         EpochClock(),
         keras.callbacks.CSVLogger(str(history_path), append=True),
@@ -222,8 +222,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
         *([ProbeCallback(config.probe, splits.x_val, splits.y_val, train.loss, run_dir / results.PROBE_FILE)]
           if config.probe else []),
         *([StepTestCallback(train.test_every_steps, splits.x_test, splits.y_test, train.loss, run_dir / results.STEPS_FILE,
-                            prepare=(lambda: recompute_population_statistics(model, splits.x_train, train.batch_size, precise))
-                            if precise else None)]
+                            prepare=precise.recompute if precise else None)]
           if train.test_every_steps else []),
         *([StepLossCallback(run_dir / results.STEP_LOSS_FILE, len(splits.x_train), train.batch_size)]
           if train.step_loss else []),
@@ -245,7 +244,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
         record["diverged_in"] = "training loss" if "loss" in non_finite else "validation loss"
         return "diverged"
     if precise:
-        recompute_population_statistics(model, splits.x_train, train.batch_size, precise)
+        precise.recompute()
     # Batches of 32, Keras' default, as the article's script evaluates.
     test_loss, test_accuracy = model.evaluate(in_order(splits.x_test, splits.y_test, 32), verbose=0)
     results.write_json(run_dir / results.METRICS_FILE, {"test_loss": test_loss, "test_accuracy": test_accuracy})
