@@ -177,6 +177,19 @@ def test_commands_line_says_when_interrupted_commands_trained_runs(tmp_path):
     assert commands_lines(tmp_path / "nowhere", complete_runs=2) == []
 
 
+def test_commands_that_ended_before_the_first_run_began_are_not_counted(tmp_path):
+    # The first command trained 3 seeds whose folders were deleted; the second trained all 5 anew.
+    (tmp_path / "commands.csv").write_text(
+        "finished_utc,command,engine,jobs,complete,diverged,failed,skipped,wall_s\n"
+        "2026-12-01T11:33:02Z,bn-study experiment x.yaml --jobs 2,local,2,120,0,0,0,2813.9\n"
+        "2026-12-01T21:05:26Z,bn-study experiment x.yaml --jobs 2,local,2,200,0,0,0,4197.5\n")
+    (line,) = commands_lines(tmp_path, complete_runs=200, first_started="2026-12-01T19:55:03+00:00")
+    assert "70.0 min in 1 invocation(s)" in line and "1 earlier invocation(s) not counted" in line
+    (line,) = commands_lines(tmp_path, complete_runs=200, first_started="2026-12-01T09:00:00+00:00")
+    assert "116.9 min in 2 invocation(s)" in line and "not counted" not in line
+    assert commands_lines(tmp_path, complete_runs=200, first_started="2026-12-02T00:00:00+00:00") == []
+
+
 def test_effect_cells_pair_the_grid_lines_and_keep_each_claims_direction():
     from bn_study.config.experiment_spec import load_spec
     from bn_study.report.effect_map import effect_cells

@@ -35,8 +35,7 @@ def effect_cells(claims_table: pd.DataFrame, summary: pd.DataFrame, points) -> p
         rows.append({"metric": c["metric"], "column": f"{base.line} → {treat.line}", "row": base.x,
                      "difference": b.mean() - a.mean() if len(a) and len(b) else np.nan,
                      "verdict": c["verdict"],
-                     # the claim's direction, as claims.csv states it: "... (lower for <treatment>)"
-                     "lower_better": "(lower for " in str(c["test_text"])})
+                     "lower_better": c["expect"] == "lower"})
     return pd.DataFrame(rows)
 
 

@@ -108,7 +108,8 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
               *device_lines(runs),
               f"- Training time of all runs, summed: {wall / 60:.1f} min",
-              *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs)), ""]
+              *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs),
+                              min((r.run["started"] for r in runs if "started" in r.run), default=None)), ""]
     return "\n".join(lines)
 
 
@@ -153,23 +154,31 @@ def machine_line(run: dict) -> str:
     return "; ".join(parts)
 
 
-def commands_lines(results_dir: Path, complete_runs: int) -> list[str]:
+def commands_lines(results_dir: Path, complete_runs: int, first_started: str | None = None) -> list[str]:
     """The wall time of the experiment commands that trained here (commands.csv), if recorded.
 
     A command is recorded when it ends; one that was interrupted is not, so the line says how many of
-    the complete runs the recorded commands finished."""
+    the complete runs the recorded commands finished. A command that ended before the first run here
+    began (`first_started`) trained only runs that have since been deleted and retrained: not counted."""
     path = Path(results_dir) / COMMANDS_FILE
     if not path.is_file():
         return []
-    commands = pd.read_csv(path)
+    recorded = pd.read_csv(path)
+    replaced = (pd.to_datetime(recorded["finished_utc"], utc=True) < pd.Timestamp(first_started)
+                if first_started else pd.Series(False, index=recorded.index))
+    commands = recorded[~replaced]
+    if commands.empty:
+        return []
     last = commands.iloc[-1]
     finished = int(commands["complete"].sum())
     unrecorded = (f"; they finished {finished} of the {complete_runs} complete runs, the others were trained "
                   f"(or begun) by commands that were interrupted or ran before {COMMANDS_FILE} was kept"
                   if finished < complete_runs else "")
+    earlier = (f" ({int(replaced.sum())} earlier invocation(s) not counted: they ended before the first of "
+               f"these runs began, so the runs they trained were replaced)" if replaced.any() else "")
     return [f"- Wall time of the experiment commands that trained these runs (data check and training; "
             f"{COMMANDS_FILE}): {commands['wall_s'].sum() / 60:.1f} min in {len(commands)} invocation(s), "
-            f"the last `{last['command']}` on {last['finished_utc'][:10]}{unrecorded}"]
+            f"the last `{last['command']}` on {last['finished_utc'][:10]}{unrecorded}{earlier}"]
 
 
 def results_section(summary: pd.DataFrame, variants: list[str], thresholds) -> str:

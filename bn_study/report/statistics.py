@@ -42,11 +42,11 @@ def claims_table(results_dir: Path, summary: pd.DataFrame) -> pd.DataFrame:
     verdicts = judge_all(spec.claims, summary, spec.grid_points) if not summary.empty else []
     return pd.DataFrame([{
         "number": i, "claim": v.claim.claim, "source": v.claim.source, "test": v.claim.test,
-        "test_text": test_text(v.claim), "metric": v.claim.metric, "baseline": v.claim.baseline,
-        "treatment": v.claim.treatment, "variant": v.claim.variant, "evidence": v.evidence,
+        "test_text": test_text(v.claim), "metric": v.claim.metric, "expect": v.claim.expect or "",
+        "baseline": v.claim.baseline, "treatment": v.claim.treatment, "variant": v.claim.variant, "evidence": v.evidence,
         "p": v.p_value, "holm_p": v.adjusted_p, "verdict": v.verdict} for i, v in enumerate(verdicts, 1)],
-        columns=["number", "claim", "source", "test", "test_text", "metric", "baseline", "treatment", "variant",
-                 "evidence", "p", "holm_p", "verdict"])
+        columns=["number", "claim", "source", "test", "test_text", "metric", "expect", "baseline", "treatment",
+                 "variant", "evidence", "p", "holm_p", "verdict"])
 
 
 def write_statistics(results_dir: Path) -> list[Path]:
