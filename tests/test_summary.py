@@ -7,7 +7,7 @@ import pytest
 
 from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge
 from bn_study.config.experiment_spec import ClaimSpec
-from bn_study.report.experiment_report import commands_lines
+from bn_study.report.setup import commands_lines
 from bn_study.report.summary import aggregate_table, epochs_to, mean_ci
 from tests.conftest import ROOT
 

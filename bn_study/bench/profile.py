@@ -152,7 +152,7 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
 
     from bn_study.report.tables import markdown_table
     from bn_study.results import write_text
-    from bn_study.report.experiment_report import numerics_line
+    from bn_study.report.setup import numerics_line
     from bn_study.train.machine import numerics_facts
     from bn_study.train.threads import thread_counts
     from bn_study.train.training import device_description

@@ -19,7 +19,7 @@ from bn_study.errors import UserError
 from bn_study.report.html_page import to_html
 from bn_study.report.claims import ALPHA, exact_p, no_spread, welch
 from bn_study.report.verdicts import holm
-from bn_study.report.experiment_report import machine_line
+from bn_study.report.setup import machine_line
 from bn_study.report.tables import markdown_table
 from bn_study.results import RunRecord, find_runs, write_text
 from bn_study.report.statistics import read_summary
