@@ -10,7 +10,7 @@ from bn_study.config.schema import PreciseBNConfig, load_config
 from bn_study.data.datasets import load_dataset
 from bn_study.errors import UserError
 from bn_study.model.manual_bn import ManualBatchNorm
-from bn_study.train.precise_bn import recompute_population_statistics
+from bn_study.train.precise_bn import PreciseBN
 from tests.conftest import FIXTURE_NPZ, ON_FIXTURE, ROOT
 
 TRAINING_COLUMNS = ["epoch", "loss", "accuracy"]
@@ -28,7 +28,7 @@ def test_statistics_are_averages_over_the_first_batches_with_earlier_bn_in_train
     model = _two_bn_model()
     x = np.random.default_rng(1).normal(2.0, 3.0, size=(30, 4)).astype("float32")
     dense1, bn1, dense2, bn2 = model.layers
-    recompute_population_statistics(model, x, 10, PreciseBNConfig(batches=2, unbiased=unbiased))
+    PreciseBN(model, x, 10, PreciseBNConfig(batches=2, unbiased=unbiased)).recompute()
     ddof = 1 if unbiased else 0
     h1 = [x[i:i + 10] @ dense1.kernel.numpy() + dense1.bias.numpy() for i in (0, 10)]  # batch 3 unused
     np.testing.assert_allclose(bn1.moving_mean.numpy(), np.mean([h.mean(0) for h in h1], 0), rtol=1e-5)
@@ -42,14 +42,14 @@ def test_statistics_are_averages_over_the_first_batches_with_earlier_bn_in_train
 def test_a_fixed_statistics_batch_size_overrides_the_training_one():
     model = _two_bn_model()
     x = np.random.default_rng(2).normal(size=(30, 4)).astype("float32")
-    recompute_population_statistics(model, x, 2, PreciseBNConfig(batches=2, batch_size=15))
+    PreciseBN(model, x, 2, PreciseBNConfig(batches=2, batch_size=15)).recompute()
     h = x @ model.layers[0].kernel.numpy() + model.layers[0].bias.numpy()
     np.testing.assert_allclose(model.layers[1].moving_mean.numpy(), (h[:15].mean(0) + h[15:].mean(0)) / 2, rtol=1e-5)
 
 
 def test_too_few_training_images_is_a_one_line_error():
     with pytest.raises(UserError, match=r"train.precise_bn.batches: 4 batches of 10 need 40 training images; there are 30"):
-        recompute_population_statistics(_two_bn_model(), np.zeros((30, 4), "float32"), 10, PreciseBNConfig(batches=4))
+        PreciseBN(_two_bn_model(), np.zeros((30, 4), "float32"), 10, PreciseBNConfig(batches=4))
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ class BatchMoments(keras.Model):
     def __init__(self, model: keras.Sequential, unbiased: bool):
         super().__init__()
         self.network, self.unbiased = list(model.layers), unbiased
-        self.is_bn = [layer in bn_layers(model) for layer in model.layers]
+        bn = {id(layer) for layer in bn_layers(model)}
+        self.is_bn = [id(layer) in bn for layer in model.layers]
 
     def call(self, inputs, training=None):  # each layer's own mode, whatever predict asks for
         h, moments = inputs, []
@@ -79,12 +80,6 @@ class PreciseBN:
         for i, layer in enumerate(self.layers):
             layer.moving_mean.assign(np.mean([batch[i][0] for batch in per_batch], axis=0))
             layer.moving_variance.assign(np.mean([batch[i][1] for batch in per_batch], axis=0))
-
-
-def recompute_population_statistics(model: keras.Sequential, x_train: np.ndarray, batch_size: int,
-                                    settings: PreciseBNConfig) -> None:
-    """One recomputation (PreciseBN); a training run keeps one PreciseBN, whose pass is compiled once."""
-    PreciseBN(model, x_train, batch_size, settings).recompute()
 
 
 class PreciseBNCallback(keras.callbacks.Callback):
