@@ -70,7 +70,7 @@ test-slow: install
 
 plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do [ -d $$dir ] || continue; \
-		$(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
+		$(PY) -m bn_study stats $$dir && $(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
 	$(PY) -m bn_study article-figure $(RESULTS) --out results/article_figure.png
 	$(PY) -m bn_study article-figure $(RESULTS) results/article_fashion --out results/article_datasets.png
 	$(PY) -m bn_study docs

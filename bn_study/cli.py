@@ -8,15 +8,13 @@ User mistakes (UserError) print one line, `bn_study: error: ...`, and exit 2 wit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
 
+from bn_study.config.schema import DATASETS
 from bn_study.errors import UserError
 from bn_study.train.machine import BN_KERNEL_VARIABLE, COMMAND_VARIABLE, bn_kernel
-from bn_study.train.quiet_tensorflow import import_tensorflow
-from bn_study.train.threads import configure_threads
 
 DEFAULT_RESULTS = Path("results")
 
@@ -45,6 +43,17 @@ def _integer_from(minimum: int, kind: str):
 
 
 _non_negative, _positive = _integer_from(0, "non-negative"), _integer_from(1, "positive")
+
+
+def _names_from(choices):
+    """An argparse type: comma-separated names, each one of `choices`."""
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        unknown = [n for n in names if n not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown '{unknown[0]}'; known: {', '.join(choices)}")
+        return names
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,11 +103,15 @@ def _parser() -> argparse.ArgumentParser:
                         "with --engine ray, at most N runs in flight (default: as many as the cluster takes)")
     p.add_argument("--threads-per-run", type=_positive, metavar="T",
                    help="TensorFlow threads of each run (default: cores // N locally, 1 on Ray)")
-    p.add_argument("--engine", default="local", help="local (this machine) or ray (a Ray cluster)")
+    p.add_argument("--engine", default="local", choices=("local", "ray"), help="local (this machine) or ray (a Ray cluster)")
     p.add_argument("--address", help="with --engine ray: auto or HOST:PORT of a running cluster "
                                      "(default: start Ray on this machine)")
 
-    p = _command(sub, cmd_plot, help="redraw an experiment's plots from its result files")
+    p = _command(sub, cmd_stats, help="compute an experiment's statistics files (summary, aggregate, claims, "
+                                     "curves) from its run folders")
+    p.add_argument("results_dir", type=Path)
+
+    p = _command(sub, cmd_plot, help="redraw an experiment's plots from its run folders and statistics files")
     p.add_argument("results_dir", type=Path)
 
     p = _command(sub, cmd_article_figure, help="the article's figure for several experiments on one page "
@@ -129,9 +142,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="default results/local/screenshots (git-ignored)")
 
     p = _command(sub, cmd_bench, help="time bn_study against the article's plain Keras script, side by side")
-    p.add_argument("--epochs", type=int, default=4, help="epochs per process; the first is warm-up")
-    p.add_argument("--pairs", type=int, default=3, help="rounds of alternating arms (at least 3 for the record)")
-    p.add_argument("--variants", default="no_bn,bn", help="models: no_bn, bn (the article's two)")
+    p.add_argument("--epochs", type=_positive, default=4, help="epochs per process; the first is warm-up")
+    p.add_argument("--pairs", type=_positive, default=3, help="rounds of alternating arms (at least 3 for the record)")
+    p.add_argument("--variants", type=_names_from(("no_bn", "bn")), default="no_bn,bn",
+                   help="models: no_bn, bn (the article's two)")
     p.add_argument("--arms", default="reference,bn_study",
                    help="comma-separated; the first is the baseline; 'ARM:KEY=VALUE;...' sets an environment "
                         "variable (KEY in capitals) or a --set override (bn_study arms)")
@@ -150,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 
     p = _command(sub, cmd_data, help="fetch a data set (if needed) and verify its checksums")
-    p.add_argument("--dataset", default="mnist", help="mnist (default) or fashion_mnist")
+    p.add_argument("--dataset", default="mnist", choices=DATASETS, help="mnist (default) or fashion_mnist")
     p.add_argument("--path", help="a Keras-format .npz or a folder of IDX .gz files to verify instead of fetching")
     return parser
 
@@ -164,6 +178,8 @@ def cmd_show(args) -> None:
     from bn_study.config.yamlio import dump_yaml
 
     config = load_config(args.config, args.overrides)  # config errors before TensorFlow starts
+    from bn_study.train.quiet_tensorflow import import_tensorflow
+
     import_tensorflow()
     from bn_study.model.build import build_model, check_buildable
 
@@ -176,34 +192,10 @@ def cmd_show(args) -> None:
     build_model(config.model, bn_kernel=kernel).summary()
 
 
-def run_folder(config_path: Path, overrides: list[str], seed: int) -> Path:
-    """results/runs/<config>/seed-<k>; with --set overrides results/runs/<config>+<overrides>/seed-<k>
-    (or +<fingerprint of the overrides> when they do not make a short, plain folder name)."""
-    name = config_path.stem
-    if overrides:
-        text = ",".join(overrides)
-        plain = len(text) <= 80 and all(c.isalnum() or c in "._=,-" for c in text)
-        name += "+" + (text if plain else hashlib.sha256(text.encode()).hexdigest()[:12])
-    return DEFAULT_RESULTS / "runs" / name / f"seed-{seed}"
-
-
 def cmd_run(args) -> None:
-    from bn_study.config.schema import load_config
-    from bn_study.results import METRICS_FILE, read_json
+    from bn_study.run.single import run_one
 
-    config = load_config(args.config, args.overrides, seed=args.seed)  # config errors before TensorFlow starts
-    configure_threads(args.threads_per_run)  # starts TensorFlow: before its first op
-    from bn_study.data.datasets import load_dataset
-    from bn_study.model.build import check_buildable
-    from bn_study.train.training import train_run
-
-    check_buildable(config)
-    out = args.out or run_folder(args.config, args.overrides, config.seed)
-    images = load_dataset(config.data.path, config.data.dataset)
-    status = train_run(config, out, images, variant=args.config.stem, verbose=_verbose())
-    metrics = out / METRICS_FILE
-    accuracy = f", test accuracy {read_json(metrics)['test_accuracy']:.4f}" if metrics.is_file() else ""
-    print(f"{out}: {status}{accuracy}")
+    print(run_one(args.config, args.overrides, args.seed, args.out, args.threads_per_run, _verbose()))
 
 
 def cmd_rerun(args) -> None:
@@ -220,23 +212,49 @@ def cmd_experiment(args) -> None:
     from bn_study.run.jobs import make_engine
 
     engine = make_engine(args.engine, args.jobs, args.threads_per_run, args.address)
-    experiment = load_experiment(args.experiment, args.overrides, args.seeds)  # config errors first
     if engine.name == "ray":
         from bn_study.run.ray_engine import check_address, import_ray
 
         import_ray()
         check_address(engine.address)
-    elif not engine.parallel:
-        configure_threads(engine.threads_per_run())  # this process trains: before TensorFlow's first op
+    # This process trains only with the local sequential engine: then its threads are the runs'.
+    threads = engine.threads_per_run() if engine.name == "local" and not engine.parallel else None
+    experiment = load_experiment(args.experiment, args.overrides, args.seeds, threads)  # config errors first
     run_and_report(experiment, args.out or DEFAULT_RESULTS / experiment.spec.name, engine, args.command_line,
                    verbose=_verbose())
+
+
+def _print_paths(paths) -> None:
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def cmd_stats(args) -> None:
+    from bn_study.stats.stage import make_statistics
+
+    _print_paths(make_statistics(args.results_dir)[2])
+
+
+def _experiment_and_statistics(results_dir: Path):
+    """A view's input: the experiment read once and its statistics files (UserError naming `bn-study
+    stats` when they were not written)."""
+    from bn_study.stats.files import read_experiment
+    from bn_study.stats.files import read_statistics
+
+    experiment = read_experiment(results_dir)
+    return experiment, read_statistics(experiment)
 
 
 def cmd_plot(args) -> None:
     from bn_study.report.plots import draw_plots
 
-    for path in draw_plots(args.results_dir):
-        print(f"wrote {path}")
+    _print_paths(draw_plots(*_experiment_and_statistics(args.results_dir)))
+
+
+def cmd_report(args) -> None:
+    from bn_study.report.experiment_report import write_reports
+
+    _print_paths(write_reports(*_experiment_and_statistics(args.results_dir)))
 
 
 def cmd_article_figure(args) -> None:
@@ -246,10 +264,11 @@ def cmd_article_figure(args) -> None:
 
 
 def cmd_compare(args) -> None:
-    from bn_study.report.compare import write_comparison
+    from bn_study.report.compare import write_comparison_pages
+    from bn_study.stats.comparison import compare, write_comparison_table
 
-    for path in write_comparison(args.reference, args.local):
-        print(f"wrote {path}")
+    comparison = compare(args.reference, args.local)
+    _print_paths([*write_comparison_pages(comparison), write_comparison_table(comparison)])
 
 
 def cmd_site(args) -> None:
@@ -278,69 +297,33 @@ def cmd_check_html(args) -> None:
     print(f"check-html: {len(pages)} pages ok; screenshots in {args.screenshots}")
 
 
-def cmd_report(args) -> None:
-    from bn_study.report.experiment_report import write_reports
-
-    for path in write_reports(args.results_dir):
-        print(f"wrote {path}")
-
-
 def cmd_bench(args) -> None:
     if args.parallel:
-        return _bench_parallel(args)
-    from bn_study.bench.side_by_side import CONFIGS, check_arms, run_bench
+        from bn_study.bench.parallel import run_parallel_bench
+        from bn_study.run.ray_engine import import_ray
 
-    args.out = args.out or DEFAULT_RESULTS / "bench"
+        import_ray()
+        out = args.out or DEFAULT_RESULTS / "bench_parallel"
+        table = run_parallel_bench(args.pairs, args.epochs, ",".join(map(str, args.seeds)), args.overrides, out)
+    else:
+        from bn_study.bench.side_by_side import check_arms, run_bench
 
-    models, arms = args.variants.split(","), args.arms.split(",")
-    unknown = [v for v in models if v not in CONFIGS]
-    if unknown:
-        raise UserError(f"--variants: unknown '{unknown[0]}'; known: {', '.join(CONFIGS)}")
-    check_arms(arms, models)
-    if args.epochs < 2 or args.pairs < 1:
-        raise UserError("--epochs must be at least 2 (the first is warm-up) and --pairs at least 1")
-    table = run_bench(models, arms, args.epochs, args.pairs, args.overrides, args.out)
-    print(table.to_string(index=False))
-    print(f"wrote {args.out / 'bench.csv'} and {args.out / 'README.md'}")
-
-
-def cmd_profile(args) -> None:
-    from bn_study.config.schema import load_config
-
-    configs = {path.stem: load_config(path, args.overrides) for path in args.configs}  # before TensorFlow
-    configure_threads(args.threads_per_run)  # starts TensorFlow: before its first op
-    from bn_study.bench.profile import write_profile
-    from bn_study.data.datasets import load_dataset
-    from bn_study.model.build import check_buildable
-
-    for config in configs.values():
-        check_buildable(config)
-    datasets = {(c.data.path, c.data.dataset) for c in configs.values()}
-    if len(datasets) > 1:
-        raise UserError("profile: the configs read different data; profile them one command each")
-    images = load_dataset(*datasets.pop())
-    print(f"wrote {write_profile(configs, images, args.out, args.command_line)}")
-
-
-def _bench_parallel(args) -> None:
-    from bn_study.bench.parallel import run_parallel_bench
-    from bn_study.run.ray_engine import import_ray
-
-    import_ray()
-    if args.epochs < 1 or args.pairs < 1:
-        raise UserError("--epochs and --pairs must be at least 1")
-    out = args.out or DEFAULT_RESULTS / "bench_parallel"
-    table = run_parallel_bench(args.pairs, args.epochs, ",".join(map(str, args.seeds)), args.overrides, out)
+        out = args.out or DEFAULT_RESULTS / "bench"
+        check_arms(args.arms.split(","), args.variants)
+        table = run_bench(args.variants, args.arms.split(","), args.epochs, args.pairs, args.overrides, out)
     print(table.to_string(index=False))
     print(f"wrote {out / 'bench.csv'} and {out / 'README.md'}")
 
 
+def cmd_profile(args) -> None:
+    from bn_study.bench.profile import profile_configs
+
+    print(f"wrote {profile_configs(args.configs, args.overrides, args.threads_per_run, args.out, args.command_line)}")
+
+
 def cmd_data(args) -> None:
-    from bn_study.config.schema import DATASETS
     from bn_study.data.datasets import TITLES, load_dataset
 
-    if args.dataset not in DATASETS:
-        raise UserError(f"--dataset: unknown '{args.dataset}'; known: {', '.join(DATASETS)}")
     images = load_dataset(args.path, args.dataset)
     print(f"{TITLES.get(args.dataset, args.dataset)} ok: {len(images.x_train)} train, {len(images.x_test)} test "
           f"images from {images.source}")

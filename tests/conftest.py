@@ -71,3 +71,13 @@ def assert_same_runs(out: Path, reference: Path, runs=("no_bn/seed-0", "bn/seed-
                                       pd.read_csv(reference / run / "history.csv")[HISTORY_COLUMNS], check_exact=True)
         assert json.loads((out / run / "metrics.json").read_text()) == json.loads((reference / run / "metrics.json").read_text())
         assert json.loads((out / run / "run.json").read_text())["status"] == "complete"
+
+
+def stats_plots_report(results_dir: Path) -> list[Path]:
+    """What `bn-study experiment` does after training: the statistics stage, then plots and report."""
+    from bn_study.report.experiment_report import write_reports
+    from bn_study.report.plots import draw_plots
+    from bn_study.stats.stage import make_statistics
+
+    experiment, statistics, paths = make_statistics(results_dir)
+    return [*paths, *draw_plots(experiment, statistics), *write_reports(experiment, statistics)]

@@ -168,7 +168,7 @@ def test_dataset_names_are_checked_where_they_are_given(capsys):
     with pytest.raises(UserError, match="data.dataset: .*one of mnist, fashion_mnist, mnist_fixture, fashion_mnist_fixture"):
         load_config(ROOT / "configs/article_bn.yaml", ["data.dataset=cifar10"])
     assert main(["data", "--dataset", "cifar10"]) == 2
-    assert "--dataset: unknown 'cifar10'; known: mnist, fashion_mnist" in capsys.readouterr().err
+    assert "argument --dataset: invalid choice: 'cifar10' (choose from 'mnist', 'fashion_mnist'" in capsys.readouterr().err
     assert main(["data", "--dataset", "fashion_mnist_fixture", "--path", str(FASHION_FIXTURE)]) == 0
     assert "ok: 800 train, 200 test images" in capsys.readouterr().out
 

@@ -10,9 +10,7 @@ import yaml
 
 from bn_study.cli import main
 from bn_study.run.experiment import load_experiment, run_experiment
-from bn_study.report.plots import draw_plots
-from bn_study.report.experiment_report import write_reports
-from tests.conftest import ON_FIXTURE, ROOT
+from tests.conftest import ON_FIXTURE, ROOT, stats_plots_report
 
 SHRINK = ON_FIXTURE + ["train.epochs=2"]
 SEEDS = (0, 1)
@@ -26,8 +24,7 @@ def results_dir(tmp_path_factory):
     experiment = load_experiment(ROOT / "experiments/article.yaml", SHRINK, SEEDS)
     counts = run_experiment(experiment, out, verbose=0, log=lambda m: None)
     assert counts == {"complete": 4}
-    draw_plots(out)
-    write_reports(out)
+    stats_plots_report(out)
     return out
 
 
@@ -125,7 +122,7 @@ def test_report_says_which_runs_ran_at_other_threads(results_dir, tmp_path):
         run = json.loads(run_json.read_text())
         run["threads"] = {"intra_op": 7, "inter_op": 3}
         run_json.write_text(json.dumps(run))
-    write_reports(mixed)
+    stats_plots_report(mixed)
     lines = (mixed / "REPORT.md").read_text().splitlines()
     start = lines.index("- Device: the runs differ in what decides bit-identity (threads, CPU or versions):")
     groups = lines[start + 1:start + 3]
@@ -161,8 +158,7 @@ plots: [sweep]
     assert experiment.configs["no_bn-learning_rate=1000000.0"].optimizer.args["learning_rate"] == 1e6
     out = tmp_path / "out"
     assert run_experiment(experiment, out, verbose=0, log=lambda m: None) == {"complete": 1, "diverged": 1}
-    draw_plots(out)
-    write_reports(out)
+    stats_plots_report(out)
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["status"]) == ["complete", "diverged"]
     assert pd.isna(summary.loc[1, "test_accuracy"]) and summary.loc[1, "diverged_epoch"] >= 1

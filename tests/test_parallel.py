@@ -119,7 +119,7 @@ variants:
     (["--jobs", "0"], "argument --jobs: expected a positive integer, got '0'"),
     (["--jobs", "many"], "argument --jobs: expected a positive integer, got 'many'"),
     (["--threads-per-run", "0"], "argument --threads-per-run: expected a positive integer, got '0'"),
-    (["--engine", "spark"], "--engine: unknown engine 'spark'; known: local, ray"),
+    (["--engine", "spark"], "argument --engine: invalid choice: 'spark' (choose from 'local', 'ray')"),
     (["--engine", "ray", "--address", "nowhere:1"], "--address nowhere:1: no Ray cluster answers there"),
     (["--engine", "ray", "--address", "nowhere"], "--address nowhere: expected auto or HOST:PORT"),
     (["--address", "127.0.0.1:1"], "--address: only with --engine ray"),

@@ -46,14 +46,12 @@ def test_probe_position_past_the_model_is_a_user_error():
 
 def test_probe_experiment_plots_and_reports(tmp_path):
     from bn_study.run.experiment import load_experiment, run_experiment
-    from bn_study.report.plots import draw_plots
-    from bn_study.report.experiment_report import write_reports
+    from tests.conftest import stats_plots_report
 
     experiment = load_experiment(ROOT / "experiments/article_probe.yaml", ON_FIXTURE + ["train.epochs=2", "probe.every=1"])
     run_experiment(experiment, tmp_path, verbose=0, log=lambda m: None)
-    names = {p.name for p in draw_plots(tmp_path)}
-    assert {"probe_percentiles.png", "gradient_norms.png"} <= names
-    write_reports(tmp_path)
+    names = {p.name for p in stats_plots_report(tmp_path)}
+    assert {"probe_percentiles.png", "gradient_norms.png", "probe_movement.csv"} <= names
     report = (tmp_path / "REPORT.md").read_text()
     assert "## Inside the network" in report and "*Internal covariate shift.*" in report
     for row in ("| no_bn | 5:Dense |", "| bn | 9:Dense |", "| bn | gradient norm 0:Conv2D / 11:Dense |"):

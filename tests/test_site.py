@@ -13,9 +13,9 @@ needs_chromium = pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium"
 
 
 def test_index_lists_each_experiment_with_its_question_and_verdicts(jobs2_results):
-    from bn_study.report.statistics import write_statistics
+    from bn_study.stats.stage import make_statistics
 
-    write_statistics(jobs2_results)  # what `bn-study plot` does first; the site only reads these files
+    make_statistics(jobs2_results)  # the statistics stage; the site only reads its files
     text = render(jobs2_results.parent)
     row = next(line for line in text.splitlines() if line.startswith("| small (no report yet)"))
     assert "Does the small CNN train with and without BN?" in row  # from the results' copy of the experiment file

@@ -9,7 +9,7 @@ import pytest
 from bn_study.config.schema import load_config
 from bn_study.data.datasets import load_dataset, split
 from bn_study.model.build import build_model
-from bn_study.report.summary import count_spikes, summarize_run
+from bn_study.stats.summary import count_spikes, summarize_run
 from bn_study.results import STEP_LOSS_FILE, read_run
 from bn_study.train import training
 from bn_study.train.step_loss import StepLossCallback

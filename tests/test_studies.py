@@ -38,9 +38,63 @@ DATA = {"article_fashion": ON_FASHION_FIXTURE, "when_bn_helps_fashion": ON_FASHI
 FAST = {"placement"}
 
 
+def _ioffe2015_fig1(out, spec, summary, report, **_):  # Figure 1(a) and (b, c): steps.csv, probe.csv
+    assert {"test_accuracy_step_mean", "probe_p50_range", "probe_spread_range"} <= set(summary.columns)
+    assert (out / "plots/test_accuracy_by_step.png").is_file() and (out / "plots/probe_percentiles.png").is_file()
+    assert "## Test accuracy during training" in report and (out / "probe_movement.csv").is_file()
+
+
+def _when_bn_helps_fashion(out, spec, summary, **_):  # train.step_loss, and the spikes counted from it
+    assert summary["loss_spikes"].notna().all()
+    assert all((out / v.name / "seed-0/step_loss.csv").is_file() for v in spec.all_variants)
+
+
+def _placement(out, spec, summary, report, rerun, output, **_):  # the command's wall time, once per command
+    commands = pd.read_csv(out / "commands.csv")
+    assert len(commands) == 1 and commands.loc[0, "complete"] == 3 and commands.loc[0, "jobs"] == 2
+    assert commands.loc[0, "command"].startswith(f"python -m bn_study experiment {spec_path('placement')} --seeds 0")
+    assert "Wall time of the experiment commands that trained these runs" in report
+    assert rerun() == 0  # all skipped: no second row
+    assert len(pd.read_csv(out / "commands.csv")) == 1
+    assert "min wall (training, statistics, plots and report)" in output()
+
+
+def _article_fashion(report, **_):
+    assert "- Data: fashion_mnist_fixture from " in report
+    assert "gain: test_accuracy of bn − no_bn in [0, 0.02]" in report
+
+
+def _landscape(out, summary, **_):  # Santurkar et al.'s three quantities per run, and their bands
+    assert {"landscape_loss_variation", "landscape_grad_change", "landscape_beta"} <= set(summary.columns)
+    assert (out / "plots/landscape.png").is_file()
+
+
+def _when_bn_helps_rate(report, **_):  # range claims: the rates at which each line trains
+    assert "| range: final_val_accuracy ≥ 0.9, wider for relu_bn |" in report
+
+
+def _learning_rate(report, **_):
+    assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report
+
+
+def _effect_map(out, **_):  # the when_bn_helps grids: a cell per (line pair, depth)
+    assert (out / "plots/effect_map.png").is_file()
+
+
+# What each experiment has beyond the common checks.
+OWN_CHECKS = {"ioffe2015_fig1": [_ioffe2015_fig1], "when_bn_helps_fashion": [_when_bn_helps_fashion, _effect_map],
+              "placement": [_placement], "article_fashion": [_article_fashion], "landscape": [_landscape],
+              "when_bn_helps_rate": [_when_bn_helps_rate], "learning_rate": [_learning_rate],
+              "when_bn_helps_mlp": [_effect_map], "when_bn_helps_cnn": [_effect_map]}
+
+
+def spec_path(name: str):
+    return ROOT / "experiments" / f"{name}.yaml"
+
+
 @pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in SHRINK])
 def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
-    path = ROOT / "experiments" / f"{name}.yaml"
+    path = spec_path(name)
     small = ["data.train_limit=300", "data.test_limit=100"]  # per-run overhead dominates; fewer steps help
     sets = [a for s in DATA.get(name, ON_FIXTURE) + small + SHRINK[name] for a in ("--set", s)]
     assert main(["experiment", str(path), "--seeds", "0", *sets, "--jobs", "2", "--out", str(tmp_path)]) == 0
@@ -52,31 +106,7 @@ def test_experiment_runs_shrunk_on_the_fixture(name, tmp_path, capsys):
     assert all(f"| {i} | {claim.claim}" in report for i, claim in enumerate(spec.claims, 1))
     images = [line for line in report.splitlines() if line.startswith("![")]
     assert images and all((tmp_path / line.split("](")[1].rstrip(")")).is_file() for line in images)
-    if name == "ioffe2015_fig1":  # Figure 1(a) and (b, c): steps.csv, probe.csv, their plots and figures
-        assert {"test_accuracy_step_mean", "probe_p50_range", "probe_spread_range"} <= set(summary.columns)
-        assert (tmp_path / "plots/test_accuracy_by_step.png").is_file()
-        assert (tmp_path / "plots/probe_percentiles.png").is_file()
-        assert "## Test accuracy during training" in report
-    if name == "when_bn_helps_fashion":  # train.step_loss: every step's loss, and the spikes counted from it
-        assert summary["loss_spikes"].notna().all()
-        assert all((tmp_path / v.name / "seed-0/step_loss.csv").is_file() for v in spec.all_variants)
-    if name == "placement":  # the command's wall time is recorded, once per command that trained
-        commands = pd.read_csv(tmp_path / "commands.csv")
-        assert len(commands) == 1 and commands.loc[0, "complete"] == 3 and commands.loc[0, "jobs"] == 2
-        assert commands.loc[0, "command"].startswith(f"python -m bn_study experiment {path} --seeds 0")
-        assert "Wall time of the experiment commands that trained these runs" in report
-        assert main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]) == 0  # all skipped
-        assert len(pd.read_csv(tmp_path / "commands.csv")) == 1
-        assert "min wall (training, plots and report)" in capsys.readouterr().out
-    if name == "article_fashion":
-        assert "- Data: fashion_mnist_fixture from " in report
-        assert "gain: test_accuracy of bn − no_bn in [0, 0.02]" in report
-    if name == "landscape":  # Santurkar et al.'s three quantities per run, and their bands
-        assert {"landscape_loss_variation", "landscape_grad_change", "landscape_beta"} <= set(summary.columns)
-        assert (tmp_path / "plots/landscape.png").is_file()
-    if "effect_map" in spec.plots:  # the when_bn_helps grids: a cell per (line pair, depth)
-        assert (tmp_path / "plots/effect_map.png").is_file()
-    if name == "when_bn_helps_rate":  # range claims: the rates at which each line trains
-        assert "| range: final_val_accuracy ≥ 0.9, wider for relu_bn |" in report
-    if name == "learning_rate":
-        assert "## Results against the swept value" in report and "| range: test_accuracy ≥ 0.98, wider for bn_adam |" in report
+    assert ("effect_map" in spec.plots) == (_effect_map in OWN_CHECKS.get(name, []))
+    for check in OWN_CHECKS.get(name, []):
+        check(out=tmp_path, spec=spec, summary=summary, report=report, output=lambda: capsys.readouterr().out,
+              rerun=lambda: main(["experiment", str(path), "--seeds", "0", *sets, "--out", str(tmp_path)]))

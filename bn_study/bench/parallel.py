@@ -74,7 +74,7 @@ def _readme(table: pd.DataFrame, rounds: int, epochs: int, seeds: str, shrink: l
     import ray
     import tensorflow as tf
 
-    from bn_study.train.training import device_description
+    from bn_study.train.machine import device_description
 
     summary = table.groupby("arm", sort=False).agg(
         median_wall_s=("wall_s", "median"), median_ratio=("ratio_to_sequential", "median"),

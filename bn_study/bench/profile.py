@@ -152,10 +152,10 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
 
     from bn_study.report.tables import markdown_table
     from bn_study.results import write_text
-    from bn_study.report.setup import numerics_line
+    from bn_study.report.machines import numerics_line
     from bn_study.train.machine import numerics_facts
     from bn_study.train.threads import thread_counts
-    from bn_study.train.training import device_description
+    from bn_study.train.machine import device_description
 
     out.mkdir(parents=True, exist_ok=True)
     sections = []
@@ -182,3 +182,23 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
     path = out / "README.md"
     write_text(path, "\n".join(header + sections))
     return path
+
+
+def profile_configs(paths: list[Path], overrides: list[str], threads_per_run: int | None, out: Path,
+                    command: str) -> Path:
+    """`bn-study profile`: load every config (before TensorFlow starts), set the threads, check that
+    they read the same data, and profile one epoch of each."""
+    from bn_study.config.schema import load_config
+    from bn_study.data.datasets import load_dataset
+    from bn_study.errors import UserError
+    from bn_study.model.build import check_buildable
+    from bn_study.train.threads import configure_threads
+
+    configs = {path.stem: load_config(path, overrides) for path in paths}
+    configure_threads(threads_per_run)  # starts TensorFlow: before its first op
+    for config in configs.values():
+        check_buildable(config)
+    datasets = {(c.data.path, c.data.dataset) for c in configs.values()}
+    if len(datasets) > 1:
+        raise UserError("profile: the configs read different data; profile them one command each")
+    return write_profile(configs, load_dataset(*datasets.pop()), out, command)

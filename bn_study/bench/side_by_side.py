@@ -189,6 +189,8 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
 def run_bench(models: list[str], arms: list[str], epochs: int, pairs: int, shrink: list[str], out: Path,
               log=print) -> pd.DataFrame:
     """Alternate the arms for each model `pairs` times; write bench.csv and README.md in `out`."""
+    if epochs < 2:
+        raise UserError("--epochs must be at least 2 (the first is warm-up)")
     rows = []
     for model in models:
         for pair in range(1, pairs + 1):
@@ -217,7 +219,7 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
     tf = import_tensorflow()
     import keras
 
-    from bn_study.train.training import device_description
+    from bn_study.train.machine import device_description
 
     ratio, cpu_ratio, train_accuracy, accuracy = (
         f"{prefix}_to_{arms[0]}" for prefix in ("ratio", "cpu_ratio", "accuracy_diff", "val_accuracy_diff"))

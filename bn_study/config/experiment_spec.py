@@ -23,9 +23,9 @@ FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "fina
 # From steps.csv (train.test_every_steps) and probe.csv (probe:), present only for runs that have them.
 STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
 PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
-# From landscape.csv (landscape:): medians over the measured steps (report/summary.py).
+# From landscape.csv (landscape:): medians over the measured steps (stats/summary.py).
 LANDSCAPE_FIGURES = ("landscape_loss_variation", "landscape_grad_change", "landscape_beta")
-STEP_LOSS_FIGURES = ("loss_spikes",)  # from step_loss.csv (train.step_loss; report/summary.py)
+STEP_LOSS_FIGURES = ("loss_spikes",)  # from step_loss.csv (train.step_loss; stats/summary.py)
 
 
 def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:

@@ -42,7 +42,23 @@ def _class_spec(class_name: str, args: dict) -> ClassSpec:
 # ---------------------------------------------------------------- schema checking
 
 
+def closest_name(name: str, preferred: list[str], others: list[str] = ()) -> str | None:
+    """The known name `name` most likely misspells: one it begins (any case) first, then the
+    closest; Keras' own names before bn_study's ('BatchNorm' -> BatchNormalization, not FusedBatchNorm)."""
+    for candidates in (preferred, list(others)):
+        starts = sorted((c for c in candidates if c.lower().startswith(name.lower())), key=len)
+        if starts:
+            return starts[0]
+    for candidates in (preferred, list(others)):
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        if close:
+            return close[0]
+    close = difflib.get_close_matches(name, [*preferred, *others], n=1)
+    return close[0] if close else None
+
+
 def suggest(name: str, options) -> str:
+    """' (did you mean ...?)' for a misspelt key, else the known keys."""
     close = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(options)}"
 

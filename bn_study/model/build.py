@@ -8,7 +8,7 @@ import re
 import keras
 
 from bn_study.config.schema import ModelConfig, RunConfig
-from bn_study.config.validate import ClassSpec
+from bn_study.config.validate import ClassSpec, closest_name
 from bn_study.errors import UserError
 from bn_study.model.fused_bn import MIN_EPSILON, FusedBatchNorm
 from bn_study.model.manual_bn import ManualBatchNorm
@@ -29,24 +29,9 @@ def layer_class(name: str, where: str) -> type:
     if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
         return cls
     keras_names = [n for n in dir(keras.layers) if n[:1].isupper()]
-    close = suggest(name, keras_names, list(CUSTOM_LAYERS))
+    close = closest_name(name, keras_names, list(CUSTOM_LAYERS))
     hint = f" (did you mean '{close}'?)" if close else ""
     raise UserError(f"{where}: unknown layer class '{name}'{hint}")
-
-
-def suggest(name: str, preferred: list[str], others: list[str] = ()) -> str | None:
-    """The known name `name` most likely misspells: one it begins (any case) first, then the
-    closest; Keras' own names before bn_study's ('BatchNorm' -> BatchNormalization, not FusedBatchNorm)."""
-    for candidates in (preferred, list(others)):
-        starts = sorted((c for c in candidates if c.lower().startswith(name.lower())), key=len)
-        if starts:
-            return starts[0]
-    for candidates in (preferred, list(others)):
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-        if close:
-            return close[0]
-    close = difflib.get_close_matches(name, [*preferred, *others], n=1)
-    return close[0] if close else None
 
 
 def _argument_hint(cls: type, error: Exception) -> str:

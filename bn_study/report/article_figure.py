@@ -8,34 +8,32 @@ from pathlib import Path
 
 from bn_study.errors import UserError
 from bn_study.report.figures import integer_epochs, plt, save_figure
-from bn_study.report.plots import curve_stats
+from bn_study.report.plots import curve_band
+from bn_study.stats.files import read_curves, read_experiment
 
 
 def article_figures(results_dirs: list[Path], out: Path) -> Path:
-    """Draw the page from each results folder's complete runs; returns the PNG's path."""
+    """Draw the page from each results folder's curves.csv; returns the PNG's path."""
     from bn_study.data.datasets import TITLES
-    from bn_study.config.experiment_spec import SPEC_FILE, load_spec
-    from bn_study.results import find_runs
 
     rows = []
     for results_dir in map(Path, results_dirs):
-        if not (results_dir / SPEC_FILE).is_file():
-            raise UserError(f"{results_dir}: not an experiment's results folder (no {SPEC_FILE})")
-        variants = [v.name for v in load_spec(results_dir / SPEC_FILE).all_variants]
-        runs = [r for r in find_runs(results_dir) if r.complete and r.variant in variants]
+        experiment = read_experiment(results_dir)
+        runs = experiment.complete
         if not runs:
             raise UserError(f"{results_dir}: no complete runs to plot")
         dataset = runs[0].config["data"]["dataset"]
-        rows.append((f"{results_dir.name} ({TITLES.get(dataset, dataset)})", variants, runs))
-    columns = max(len(variants) for _, variants, _ in rows)
+        rows.append((f"{results_dir.name} ({TITLES.get(dataset, dataset)})", experiment.variants, runs,
+                     read_curves(results_dir)))
+    columns = max(len(variants) for _, variants, _, _ in rows)
     fig, axes = plt.subplots(len(rows), columns, figsize=(5.2 * columns, 3.8 * len(rows)), squeeze=False)
-    for row_axes, (title, variants, runs) in zip(axes, rows):
+    for row_axes, (title, variants, runs, curves) in zip(axes, rows):
         for ax, variant in zip(row_axes, variants):
             for column, label in (("accuracy", "train"), ("val_accuracy", "test (validation split)")):
-                stats = curve_stats(runs, variant, column)
-                line, = ax.plot(stats.index, stats["mean"], label=label)
-                ax.fill_between(stats.index, stats["mean"] - stats["std"].fillna(0),
-                                stats["mean"] + stats["std"].fillna(0), color=line.get_color(), alpha=0.25)
+                band = curve_band(curves, variant, column)
+                line, = ax.plot(band.index, band["mean"], label=label)
+                ax.fill_between(band.index, band["mean"] - band["std"].fillna(0),
+                                band["mean"] + band["std"].fillna(0), color=line.get_color(), alpha=0.25)
             seeds = len({r.seed for r in runs if r.variant == variant})
             ax.set_title(f"{title}: {variant}, {seeds} seeds", fontsize=10)
             ax.set_xlabel("epoch")

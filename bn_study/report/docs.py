@@ -5,7 +5,8 @@ A block between
     ...
     <!-- /results -->
 is rewritten by `bn-study docs` (run by `make plots`) from results/EXPERIMENT/summary.csv,
-aggregate.csv and claims.csv; `bn-study docs --check` (and a test) fails when a block is out of
+aggregate.csv and claims.csv (the numbers, never the evidence's words, except for a claim that has
+none: a range claim's count); `bn-study docs --check` (and a test) fails when a block is out of
 date. Kinds:
 - table:FIGURE,FIGURE,...: one row per figure of aggregate.csv, one column per listed variant,
   mean ± std over seeds (the std to 2 significant digits, the mean to the same decimal place);
@@ -22,37 +23,47 @@ import os
 import re
 from pathlib import Path
 
-import pandas as pd
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
-from bn_study.report.effect_map import MARKS, effect_cells
-from bn_study.report.experiment_report import TABLE_FIGURES
-from bn_study.report.summary import AGGREGATE_FILE, SUMMARY_FILE
-from bn_study.report.statistics import finite, read_claims, read_summary
-from bn_study.report.tables import SWEEP_FIGURES, markdown_table, mean_std, sweep_table
+from bn_study.report.effect_map import effect_cells
+from bn_study.report.tables import markdown_table, mean_std, sweep_table
+from bn_study.stats.files import AGGREGATE_FILE, SUMMARY_FILE, finite, read_aggregate, read_claims, read_summary
+from bn_study.stats.labels import label
+from bn_study.stats.rules import MARKS
 
 BLOCK = re.compile(r"(?P<open><!-- results:(?P<name>[\w.-]+):(?P<kind>\w+)(?::(?P<arguments>[\w.,-]+))? -->\n)"
                    r"(?P<body>.*?)(?P<close><!-- /results -->)", re.S)
 
 
-def _effect(evidence: str) -> str:
-    """The part of a claim's evidence that states the effect: the difference, else the CI."""
-    parts = evidence.split("; ")
-    return next((p for p in parts if "Δ" in p), next((p for p in parts if "CI" in p), evidence))
+def _fmt(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}g}" if finite(x) else "n/a"
 
 
-def figure_label(figure: str) -> str:
-    """The report's name for a summary figure ('epochs_to_val_0.99' -> 'epochs to 0.99 validation accuracy')."""
-    if figure.startswith("epochs_to_val_"):
-        return f"epochs to {figure.removeprefix('epochs_to_val_')} validation accuracy"
-    return TABLE_FIGURES.get(figure) or SWEEP_FIGURES.get(figure) or figure.replace("_", " ")
+def effect_text(claim) -> str:
+    """A claims.csv row's effect in words, from its numbers: the difference with its CI (or the mean's
+    CI against the claimed band, or both spreads), as the evidence states it, without the raw p."""
+    if claim.test == "spread" and finite(claim.std_baseline) and finite(claim.std_treatment):
+        return (f"std over seeds: {claim.baseline} {_fmt(claim.std_baseline, 2)} (n={claim.n_baseline}), "
+                f"{claim.treatment} {_fmt(claim.std_treatment, 2)} (n={claim.n_treatment}), ratio {_fmt(claim.effect, 3)}")
+    if not finite(claim.ci_low):
+        return claim.evidence  # a range claim's count, or too few seeds: no numbers to show but its words
+    level = f"{claim.ci_level * 100:.0f}% CI"
+    if claim.test == "value":
+        center, half = (claim.band_low + claim.band_high) / 2, (claim.band_high - claim.band_low) / 2
+        return f"{level} [{_fmt(claim.ci_low)}, {_fmt(claim.ci_high)}] vs claimed {center:g} ± {half:g}"
+    band = f" vs band [{claim.band_low:g}, {claim.band_high:g}]" if claim.test in ("gain", "equivalence") else ""
+    if claim.ci_low == claim.ci_high:  # no spread on either side: the difference is known exactly
+        taken = f" (p taken as {claim.p:g})" if not band else " (p taken as 0)"
+        return f"Δ = {_fmt(claim.effect)}, no spread in either variant{band}{taken}"
+    return f"Δ = {_fmt(claim.effect)} [{level} {_fmt(claim.ci_low)}, {_fmt(claim.ci_high)}]{band}"
 
 
 def table_block(results_dir: Path, figures: str) -> str:
-    variants = [v.name for v in load_spec(results_dir / SPEC_FILE).variants]
-    aggregate = pd.read_csv(results_dir / AGGREGATE_FILE).set_index(["figure", "variant"])
-    summary = read_summary(results_dir)
+    spec = load_spec(results_dir / SPEC_FILE)
+    variants = [v.name for v in spec.variants]
+    aggregate = read_aggregate(results_dir).reorder_levels(["figure", "variant"])
+    summary = read_summary(results_dir, [v.name for v in spec.all_variants])
     runs = summary[summary["status"] == "complete"].groupby("variant", observed=True).size()
     rows = []
     for figure in figures.split(","):
@@ -67,35 +78,29 @@ def table_block(results_dir: Path, figures: str) -> str:
                 cells.append(f"never (0 of {runs[variant]} runs)")
             else:
                 cells.append(mean_std(mean, std) + (f" ({int(n)} of {runs[variant]} runs)" if n != runs[variant] else ""))
-        rows.append([figure_label(figure), *cells])
+        rows.append([label(figure), *cells])
     seeds = "–".join(map(str, sorted({int(runs.min()), int(runs.max())})))
     return markdown_table([f"mean ± std over {seeds} seeds", *variants], rows)
-
-
-RAW_P = re.compile(r", (Welch|TOST|Brown-Forsythe) p = [\d.e+-]+")  # the verdict rests on the Holm-adjusted p
-VARIANT_MEAN = re.compile(r"^\S+ [\d.e+-]+ ± [\d.e+-]+ \(n=\d+\), ")
 
 
 def verdicts_block(results_dir: Path) -> str:
     lines = []
     for c in read_claims(results_dir).itertuples():
-        effect = VARIANT_MEAN.sub("", RAW_P.sub("", _effect(c.evidence)))
         holm = f", Holm p = {c.holm_p:.2g}" if finite(c.holm_p) else ""
-        lines.append(f"- {c.claim}: **{c.verdict}** ({effect}{holm})")
+        lines.append(f"- {c.claim}: **{c.verdict}** ({effect_text(c)}{holm})")
     return "\n".join(lines)
 
 
 def claims_block(results_dir: Path) -> str:
     claims = read_claims(results_dir)
-    rows = [[str(c.number), c.claim, _effect(c.evidence), f"{c.holm_p:.2g}" if finite(c.holm_p) else "–",
+    rows = [[str(c.number), c.claim, effect_text(c), f"{c.holm_p:.2g}" if finite(c.holm_p) else "–",
              f"**{c.verdict}**"] for c in claims.itertuples()]
     return markdown_table(["#", "claim", "evidence", "Holm p", "verdict"], rows)
 
 
 def effect_block(results_dir: Path) -> str:
     spec = load_spec(results_dir / SPEC_FILE)
-    claims, summary = read_claims(results_dir), read_summary(results_dir)
-    cells = effect_cells(claims, summary, spec.grid_points)
+    cells = effect_cells(read_claims(results_dir), spec.grid_points)
     if cells.empty:
         raise UserError(f"{results_dir}: no difference claims between grid variants for an effect table")
     metric = cells["metric"].iloc[0]
@@ -106,22 +111,23 @@ def effect_block(results_dir: Path) -> str:
     key = spec.grid_points[0].key.rsplit(".", 1)[-1]
     columns_shown = [_pair_name(c) for c in columns]
     baseline, treatment = columns[0].split(" → ")
-    note = (f"\n\n{figure_label(metric)}, {treatment.removeprefix(columns_shown[0]).lstrip('_-')} minus "
+    note = (f"\n\n{label(metric)}, {treatment.removeprefix(columns_shown[0]).lstrip('_-')} minus "
             f"{baseline.removeprefix(columns_shown[0]).lstrip('_-')}, mean over seeds; ✓ supported, ✗ not supported, "
             "· inconclusive (Holm, α = 0.05).")
     return markdown_table([key] + columns_shown, rows) + note
 
 
 def sweep_block(results_dir: Path, figure: str) -> str:
-    points = load_spec(results_dir / SPEC_FILE).grid_points
-    summary = read_summary(results_dir)
+    spec = load_spec(results_dir / SPEC_FILE)
+    points = spec.grid_points
+    summary = read_summary(results_dir, [v.name for v in spec.all_variants])
     if not points:
         raise UserError(f"results block '{results_dir.name}:sweep:{figure}': {results_dir.name} is not a grid "
                         "experiment; use table:FIGURES")
     if figure not in summary.columns:
         raise UserError(f"results block '{results_dir.name}:sweep:{figure}': no figure '{figure}' in "
                         f"{results_dir / SUMMARY_FILE}")
-    return sweep_table(summary, points, figure)
+    return sweep_table(summary, read_aggregate(results_dir), points, figure)
 
 
 def _pair_name(column: str) -> str:

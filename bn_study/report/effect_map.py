@@ -13,16 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bn_study.report import claims
 from bn_study.report.figures import plt, save_figure
+from bn_study.stats.rules import MARKS
 
-MARKS = {claims.SUPPORTED: "✓", claims.NOT_SUPPORTED: "✗", claims.INCONCLUSIVE: "·"}
 
-
-def effect_cells(claims_table: pd.DataFrame, summary: pd.DataFrame, points) -> pd.DataFrame:
+def effect_cells(claims_table: pd.DataFrame, points) -> pd.DataFrame:
     """One row per difference claim (claims.csv) between grid variants at one swept value: metric,
-    column (the baseline's line), row (the swept value), the difference of means, the verdict and
-    whether the claim expects the treatment lower."""
+    column (the baseline's line), row (the swept value), the difference of means (claims.csv's
+    effect), the verdict and whether the claim expects the treatment lower."""
     where = {p.variant: p for p in points}
     rows = []
     for _, c in claims_table.iterrows():
@@ -31,17 +29,16 @@ def effect_cells(claims_table: pd.DataFrame, summary: pd.DataFrame, points) -> p
         base, treat = where[c["baseline"]], where[c["treatment"]]
         if base.x != treat.x:
             continue
-        a, b = (claims.variant_values(summary, name, c["metric"]) for name in (c["baseline"], c["treatment"]))
         rows.append({"metric": c["metric"], "column": f"{base.line} → {treat.line}", "row": base.x,
-                     "difference": b.mean() - a.mean() if len(a) and len(b) else np.nan,
+                     "difference": c["effect"],
                      "verdict": c["verdict"],
                      "lower_better": c["expect"] == "lower"})
     return pd.DataFrame(rows)
 
 
-def effect_map(claims_table: pd.DataFrame, summary: pd.DataFrame, points, out: Path) -> Path | None:
+def effect_map(claims_table: pd.DataFrame, points, out: Path) -> Path | None:
     """effect_map.png: a heat map per metric (see the module docstring); None without such claims."""
-    cells = effect_cells(claims_table, summary, points)
+    cells = effect_cells(claims_table, points)
     if cells.empty:
         return None
     metrics = list(dict.fromkeys(cells["metric"]))

@@ -8,27 +8,25 @@ from pathlib import Path
 import pandas as pd
 
 from bn_study.report.figures import plt, save_figure
-from bn_study.results import RunRecord
 
 PANELS = {"loss_variation": "loss variation (max − min of L(w − ηg))",
           "grad_change_max": "gradient change max ‖∇L(w − ηg) − ∇L(w)‖",
           "beta_smoothness": "effective β-smoothness"}
 
 
-def landscape_bands(runs: list[RunRecord], variants: list[str], out: Path) -> Path | None:
-    """landscape.png; None when no run measured the landscape."""
-    measured = [r for r in runs if not r.landscape.empty]
-    if not measured:
+def landscape_bands(curves: pd.DataFrame, variants: list[str], out: Path) -> Path | None:
+    """landscape.png from curves.csv's landscape bands; None when no run measured the landscape."""
+    measured = curves[curves["source"] == "landscape"]
+    if measured.empty:
         return None
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5.2 * len(PANELS), 4.2), squeeze=False)
     for ax, (column, title) in zip(axes[0], PANELS.items()):
-        for i, variant in enumerate(v for v in variants if any(r.variant == v for r in measured)):
-            wide = pd.concat({r.seed: r.landscape.set_index("step")[column] for r in measured if r.variant == variant},
-                             axis=1).sort_index()
+        for i, variant in enumerate(v for v in variants if (measured["variant"] == v).any()):
+            band = measured[(measured["variant"] == variant) & (measured["column"] == column)].set_index("x").sort_index()
             color = colors[i % len(colors)]
-            ax.plot(wide.index, wide.mean(axis=1), color=color, label=f"{variant} (n={wide.shape[1]})")
-            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.2, lw=0)
+            ax.plot(band.index, band["mean"], color=color, label=f"{variant} (n={int(band['n'].max())})")
+            ax.fill_between(band.index, band["min"], band["max"], color=color, alpha=0.2, lw=0)
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_title(title, fontsize=10)

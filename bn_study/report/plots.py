@@ -1,4 +1,5 @@
-"""An experiment's figures, drawn with matplotlib from its result files alone (no training).
+"""An experiment's figures, drawn with matplotlib from its run folders and statistics files alone
+(no training, no statistic computed here: the bands, means and CIs come from stats/).
 
 Every plot is a PNG in results/<experiment>/plots/ titled with what it compares. History epochs
 are shown 1-based (Keras' CSV column is 0-based).
@@ -11,9 +12,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from bn_study.errors import UserError
 from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.results import RunRecord
-from bn_study.report.summary import mean_ci, step_accuracy_tables
+from bn_study.stats.files import ExperimentRuns, Statistics
+from bn_study.stats.labels import label
 
 PLOTS_DIR = "plots"
 
@@ -77,15 +80,13 @@ def overlay(runs: list[RunRecord], variants: list[str], metric: str, out: Path, 
     return save_figure(fig, out / name)
 
 
-def curve_stats(runs: list[RunRecord], variant: str, column: str) -> pd.DataFrame:
-    """Per epoch (1-based) mean, std and n of `column` over the variant's seeds."""
-    frames = [r.history[["epoch", column]].assign(seed=r.seed) for r in runs if r.variant == variant]
-    table = pd.concat(frames).groupby("epoch")[column].agg(["mean", "std", "count"])
-    table.index = table.index + 1
-    return table
+def curve_band(curves: pd.DataFrame, variant: str, column: str, source: str = "history") -> pd.DataFrame:
+    """curves.csv's band of one curve of one variant, indexed by epoch (1-based) or step."""
+    rows = curves[(curves["source"] == source) & (curves["variant"] == variant) & (curves["column"] == column)]
+    return rows.set_index("x").sort_index()
 
 
-def mean_curves(runs: list[RunRecord], variants: list[str], out: Path) -> Path:
+def mean_curves(curves: pd.DataFrame, variants: list[str], out: Path) -> Path:
     """Mean over seeds with a ±1 std band: accuracy, validation accuracy, loss, validation loss."""
     colors = _colors(variants)
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
@@ -94,9 +95,9 @@ def mean_curves(runs: list[RunRecord], variants: list[str], out: Path) -> Path:
     for ax, (column, title) in zip(axes.flat, panels):
         lowest = []
         for v in variants:
-            s = curve_stats(runs, v, column)
+            s = curve_band(curves, v, column)
             lowest.append(s["mean"].iloc[1:].min() if len(s) > 2 else s["mean"].min())
-            ax.plot(s.index, s["mean"], color=colors[v], label=f"{v} (n={int(s['count'].max())})")
+            ax.plot(s.index, s["mean"], color=colors[v], label=f"{v} (n={int(s['n'].max())})")
             ax.fill_between(s.index, s["mean"] - s["std"].fillna(0), s["mean"] + s["std"].fillna(0),
                             color=colors[v], alpha=0.25)
         ax.set_title(title)
@@ -113,7 +114,7 @@ def mean_curves(runs: list[RunRecord], variants: list[str], out: Path) -> Path:
     return save_figure(fig, out / "mean_curves.png")
 
 
-def test_accuracy(summary: pd.DataFrame, variants: list[str], out: Path) -> Path:
+def test_accuracy(summary: pd.DataFrame, aggregate: pd.DataFrame, variants: list[str], out: Path) -> Path:
     """Test accuracy of each seed as a point, with the mean and its 95% CI per variant."""
     colors = _colors(variants)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -121,7 +122,7 @@ def test_accuracy(summary: pd.DataFrame, variants: list[str], out: Path) -> Path
         values = summary.loc[summary["variant"] == v, "test_accuracy"]
         jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0]
         ax.scatter(i + np.asarray(jitter), values, color=colors[v], alpha=0.7, label=f"{v} seeds (n={len(values)})")
-        n, mean, _, low, high = mean_ci(values)
+        n, mean, low, high = aggregate.loc[(v, "test_accuracy"), ["n", "mean", "ci95_low", "ci95_high"]]
         if n >= 2:
             ax.errorbar(i + 0.25, mean, yerr=[[mean - low], [high - mean]], fmt="o", color="black", capsize=5)
         ax.plot([i + 0.15, i + 0.35], [mean, mean], color="black")
@@ -133,7 +134,8 @@ def test_accuracy(summary: pd.DataFrame, variants: list[str], out: Path) -> Path
     return save_figure(fig, out / "test_accuracy.png")
 
 
-def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, out: Path) -> Path:
+def epochs_to_threshold(summary: pd.DataFrame, aggregate: pd.DataFrame, variants: list[str], thresholds,
+                        out: Path) -> Path:
     """Epochs until validation accuracy first reached each threshold; × marks 'never reached'."""
     colors = _colors(variants)
     fig, axes = plt.subplots(1, len(thresholds), figsize=(5 * len(thresholds), 4.2), squeeze=False)
@@ -148,8 +150,8 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
             if never:
                 ax.scatter([i], [rows["epochs"].max() + 1], marker="x", color=colors[v], s=60)
                 ax.annotate(f"{never} never", (i, rows["epochs"].max() + 1), textcoords="offset points", xytext=(8, -3))
-            if len(reached):
-                ax.plot([i - 0.2, i + 0.2], [reached.mean()] * 2, color="black")
+            if len(reached):  # aggregate.csv's mean is over the runs that reached it
+                ax.plot([i - 0.2, i + 0.2], [aggregate.loc[(v, column), "mean"]] * 2, color="black")
         ax.set_xticks(range(len(variants)), variants)
         # From 0 to past the 'never' marks: a 2-epoch run's axis would otherwise span 2.85-3.15.
         ax.set_ylim(0, summary["epochs"].max() + 1.8)
@@ -160,7 +162,7 @@ def epochs_to_threshold(summary: pd.DataFrame, variants: list[str], thresholds, 
     return save_figure(fig, out / "epochs_to_threshold.png")
 
 
-def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
+def sweep(summary: pd.DataFrame, aggregate: pd.DataFrame, points, figure: str, out: Path) -> Path:
     """A figure against the swept value, one line per model: the mean over complete seeds, and every
     seed as a dot (with 3 seeds that often split, e.g. 0.97 / 0.1 / 0.1, a t-interval would leave [0, 1]).
 
@@ -177,7 +179,9 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
         values = [summary.loc[(summary["variant"] == p.variant) & (summary["status"] == "complete"), figure].astype(float)
                   for p in mine]
         x = [positions[p.x] for p in mine]
-        ax.plot(x, [v.mean() if len(v) else np.nan for v in values], marker="o", color=colors[line], label=line)
+        means = [aggregate.loc[(p.variant, figure), "mean"] if (p.variant, figure) in aggregate.index else np.nan
+                 for p in mine]
+        ax.plot(x, means, marker="o", color=colors[line], label=line)
         for xi, v in zip(x, values):
             ax.scatter([xi] * len(v), v, s=14, color=colors[line], alpha=0.45, lw=0)
         for p, xi in zip(mine, x):
@@ -189,27 +193,27 @@ def sweep(summary: pd.DataFrame, points, figure: str, out: Path) -> Path:
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(list(positions.values()), [str(x) for x in positions])
-    label = {"final_accuracy": "training accuracy, last epoch"}.get(figure, figure.replace("_", " "))
     ax.set_xlabel(points[0].key)
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} against {points[0].key}\n"
+    ax.set_ylabel(label(figure))
+    ax.set_title(f"{label(figure)} against {points[0].key}\n"
                  "line: mean over seeds; dots: each seed; k÷: k seeds diverged", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return save_figure(fig, out / f"sweep_{figure}.png")
 
 
-def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path) -> Path | None:
+def test_accuracy_by_step(curves: pd.DataFrame, variants: list[str], out: Path) -> Path | None:
     """Ioffe & Szegedy (2015) Fig. 1(a): test accuracy against training step, mean ± std over seeds."""
     colors = _colors(variants)
-    tables = step_accuracy_tables(runs, variants)
-    if not tables:
+    bands = {v: curve_band(curves, v, "test_accuracy", "steps") for v in variants}
+    bands = {v: band for v, band in bands.items() if not band.empty}
+    if not bands:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for v, wide in tables.items():
-        mean, std = wide.mean(axis=1), wide.std(axis=1, ddof=1).fillna(0)
-        ax.plot(wide.index, mean, color=colors[v], label=f"{v} (n={wide.shape[1]})")
-        ax.fill_between(wide.index, mean - std, mean + std, color=colors[v], alpha=0.25, lw=0)
+    for v, band in bands.items():
+        mean, std = band["mean"], band["std"].fillna(0)
+        ax.plot(band.index, mean, color=colors[v], label=f"{v} (n={int(band['n'].max())})")
+        ax.fill_between(band.index, mean - std, mean + std, color=colors[v], alpha=0.25, lw=0)
     low = ax.get_ylim()[0]
     ax.set_ylim(max(low, 0.7), 1.0)  # the paper's axis starts at 0.7; earlier points lie below it
     ax.set_xlabel("training step")
@@ -221,26 +225,16 @@ def test_accuracy_by_step(runs: list[RunRecord], variants: list[str], out: Path)
     return save_figure(fig, out / "test_accuracy_by_step.png")
 
 
-def draw_plots(results_dir: Path) -> list[Path]:
-    """Every plot the experiment lists, from results_dir's files; also (re)writes the CSV tables."""
-    from bn_study.config.experiment_spec import SPEC_FILE, load_spec
-    from bn_study.results import FINAL, find_runs
-    from bn_study.report.statistics import read_claims, read_summary, write_statistics
-
-    results_dir = Path(results_dir)
-    spec = load_spec(results_dir / SPEC_FILE)
-    variants = [v.name for v in spec.all_variants]
-    finished = [r for r in find_runs(results_dir) if r.run.get("status") in FINAL and r.variant in variants]
-    runs = [r for r in finished if r.complete]  # curves: complete runs only; tables also count diverged
+def draw_plots(experiment: ExperimentRuns, statistics: Statistics) -> list[Path]:
+    """Every plot the experiment lists, from its runs and its statistics files."""
+    spec, runs = experiment.spec, experiment.complete  # curves: complete runs only; tables also count diverged
     if not runs:
-        from bn_study.errors import UserError
-
-        raise UserError(f"{results_dir}: no complete runs to plot")
-    out = results_dir / PLOTS_DIR
+        raise UserError(f"{experiment.directory}: no complete runs to plot")
+    out = experiment.directory / PLOTS_DIR
     out.mkdir(exist_ok=True)
-    paths = write_statistics(results_dir)  # the one place the statistics are computed
-    summary = read_summary(results_dir)
-    present = [v for v in variants if any(r.variant == v for r in runs)]
+    summary, aggregate, curves = statistics.summary, statistics.aggregate, statistics.curves
+    present = [v for v in experiment.variants if any(r.variant == v for r in runs)]
+    paths = []
     if "article_figure" in spec.plots:
         first = min(r.seed for r in runs)
         paths += [article_figure(r, out) for r in runs if r.seed == first]
@@ -249,24 +243,24 @@ def draw_plots(results_dir: Path) -> list[Path]:
     if "loss" in spec.plots:
         paths.append(overlay(runs, present, "loss", out, "loss.png", "Loss"))
     if "mean_curves" in spec.plots:
-        paths.append(mean_curves(runs, present, out))
-    done = summary[summary["status"] == "complete"]
+        paths.append(mean_curves(curves, present, out))
+    done = statistics.complete
     if "test_accuracy" in spec.plots:
-        paths.append(test_accuracy(done, present, out))
+        paths.append(test_accuracy(done, aggregate, present, out))
     if "epochs_to_threshold" in spec.plots:
-        paths.append(epochs_to_threshold(done, present, spec.thresholds, out))
+        paths.append(epochs_to_threshold(done, aggregate, present, spec.thresholds, out))
     if "sweep" in spec.plots and spec.grid_points:
-        paths += [sweep(summary, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
+        paths += [sweep(summary, aggregate, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
     if "effect_map" in spec.plots and spec.grid_points:
         from bn_study.report.effect_map import effect_map
 
-        paths += [p for p in [effect_map(read_claims(results_dir), summary, spec.grid_points, out)] if p]
+        paths += [p for p in [effect_map(statistics.claims, spec.grid_points, out)] if p]
     if "landscape" in spec.plots:
         from bn_study.report.landscape_plot import landscape_bands
 
-        paths += [p for p in [landscape_bands(runs, present, out)] if p]
+        paths += [p for p in [landscape_bands(curves, present, out)] if p]
     if "steps" in spec.plots:
-        paths += [p for p in [test_accuracy_by_step(runs, present, out)] if p]
+        paths += [p for p in [test_accuracy_by_step(curves, present, out)] if p]
     if "probe" in spec.plots:
         from bn_study.report.probe_report import probe_plots
 

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bn_study.report.figures import plt, save_figure
 from bn_study.report.tables import markdown_table
 from bn_study.results import RunRecord
-
-
-def probe_tables(runs: list[RunRecord], variants: list[str]) -> dict[str, pd.DataFrame]:
-    """probe.csv of each variant's first seed that has one."""
-    tables = {}
-    for v in variants:
-        for run in sorted((r for r in runs if r.variant == v), key=lambda r: r.seed):
-            if not run.probe.empty:
-                tables[v] = run.probe.assign(seed=run.seed)
-                break
-    return tables
+from bn_study.stats.probe import probe_tables
 
 
 def probe_plots(runs: list[RunRecord], variants: list[str], out: Path) -> list[Path]:
@@ -60,40 +49,17 @@ def probe_plots(runs: list[RunRecord], variants: list[str], out: Path) -> list[P
     return paths + [save_figure(fig, out / "gradient_norms.png")]
 
 
-def _movement(table: pd.DataFrame, layer: str, from_step: int) -> tuple[float, float]:
-    """How far and how jumpily unit 0's median pre-activation moved after `from_step`.
-
-    drift: |median at the end − median at from_step|; jitter: the median |change| between
-    consecutive records; both in units of the final 15th–85th percentile spread.
-    """
-    wide = table[table["layer"] == layer].pivot_table(index="step", columns="statistic", values="value")
-    wide = wide[wide.index >= from_step]
-    spread = wide["pre_p85"].iloc[-1] - wide["pre_p15"].iloc[-1]
-    if not spread:
-        return float("nan"), float("nan")
-    drift = abs(wide["pre_p50"].iloc[-1] - wide["pre_p50"].iloc[0]) / spread
-    return drift, float(wide["pre_p50"].diff().abs().median() / spread)
-
-
-def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
-    """The probe's numbers and what they say about 'internal covariate shift'."""
-    tables = probe_tables(runs, variants)
-    if not tables:
+def probe_section(movement: pd.DataFrame) -> str:
+    """The probe's numbers (probe_movement.csv) and what they say about 'internal covariate shift'."""
+    if movement.empty:
         return ""
     rows, means = [], {}
-    for v, t in tables.items():
-        after_epoch1 = int(t.loc[t["epoch"] == 0, "step"].max() or 0)
-        moves = []
-        for layer in dict.fromkeys(t.loc[t["statistic"] == "pre_p50", "layer"]):
-            drift, jitter = _movement(t, layer, after_epoch1)
-            moves.append((drift, jitter))
-            rows.append([v, layer, f"{drift:.3f}", f"{jitter:.4f}"])
-        grads = t[t["statistic"] == "grad_norm"].pivot_table(index="step", columns="layer", values="value")
-        by_position = sorted(grads.columns, key=lambda label: int(label.split(":")[0]))
-        ratio = (grads[by_position[0]] / grads[by_position[-1]]).median()
-        rows.append([v, f"gradient norm {by_position[0]} / {by_position[-1]}", f"median {ratio:.3g}", ""])
-        # NaN when nothing moved after epoch 1 (a 1-epoch run has a single record there).
-        means[v] = tuple(float(np.nanmean(x)) if np.isfinite(x).any() else float("nan") for x in zip(*moves)) + (float(ratio),)
+    for v, group in movement.groupby("variant", sort=False):
+        for m in group[group["kind"] == "layer"].itertuples():
+            rows.append([v, m.layer, f"{m.drift:.3f}", f"{m.jitter:.4f}"])
+        whole = group[group["kind"] == "variant"].iloc[0]
+        rows.append([v, whole["layer"], f"median {whole['grad_ratio']:.3g}", ""])
+        means[v] = (whole["drift"], whole["jitter"], whole["grad_ratio"])
     lines = ["## Inside the network: distributions and gradient flow", "",
              "After epoch 1, per probed layer: how far unit 0's median pre-activation moved by the last step "
              "(drift) and how much it moved between consecutive records (jitter, the median), both in units "
@@ -106,7 +72,7 @@ def probe_section(runs: list[RunRecord], variants: list[str]) -> str:
         verdict = ("less on both measures, as the internal-covariate-shift account predicts" if len(steadier) == 2
                    else "more on both measures, the opposite of what the internal-covariate-shift account predicts"
                    if not steadier else f"less only in {steadier[0]}, so the two measures disagree")
-        bn_probed = any("Norm" in layer for layer in tables[b]["layer"].unique())
+        bn_probed = any("Norm" in layer for layer in movement.loc[(movement["variant"] == b) & (movement["kind"] == "layer"), "layer"])
         where = ("The BN model's probed layers are BN layers here, so what is measured is the normalised input of "
                  "the next activation, as in the paper's figure." if bn_probed else
                  "In the article's model BN follows each ReLU, so it normalises the *inputs* of the next "

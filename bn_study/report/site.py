@@ -17,14 +17,13 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from bn_study.report import claims
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.report.html_page import to_html
 from bn_study.report.experiment_report import REPORT_HTML
 from bn_study.report.tables import markdown_table
 from bn_study.results import SHRUNK_FILE, write_text
-from bn_study.report.statistics import read_claims, read_summary
-from bn_study.report.summary import SUMMARY_FILE
+from bn_study.stats.files import SUMMARY_FILE, read_aggregate, read_claims, read_summary
+from bn_study.stats.rules import VERDICTS
 
 INDEX_HTML = "index.html"
 # The figure that best shows each kind of experiment, first match wins.
@@ -43,25 +42,26 @@ def thumbnail_uri(png: Path) -> str:
 
 
 def experiment_row(results_dir: Path) -> list[str]:
-    """A row from the experiment's result files: experiment.yaml, summary.csv and claims.csv."""
+    """A row from the experiment's result files: experiment.yaml, summary.csv, aggregate.csv and claims.csv."""
     spec = load_spec(results_dir / SPEC_FILE)
     variants = [v.name for v in spec.all_variants]
     has_statistics = (results_dir / SUMMARY_FILE).is_file()
-    summary = read_summary(results_dir) if has_statistics else pd.DataFrame()
+    summary = read_summary(results_dir, variants) if has_statistics else pd.DataFrame()
     complete = int((summary["status"] == "complete").sum()) if not summary.empty else 0
     listed = [v.name for v in spec.variants]
     done = summary[summary["status"] == "complete"] if not summary.empty else summary
     if done.empty:
-        headline = "no complete run yet" if has_statistics else "no statistics yet (`bn-study plot`)"
-    elif listed:
-        means = done.groupby("variant", observed=True)["test_accuracy"].mean()
-        headline = "<br>".join(f"{v} {means[v]:.4f}" for v in listed if v in means)
+        headline = "no complete run yet" if has_statistics else f"no statistics yet (`bn-study stats {results_dir}`)"
     else:
-        means = done.groupby("variant", observed=True)["test_accuracy"].mean()
-        headline = f"best: {means.idxmax()} {means.max():.4f}"
+        aggregate = read_aggregate(results_dir)
+        means = aggregate.xs("test_accuracy", level="figure")["mean"].dropna()
+        present = [v for v in variants if v in means.index]  # the experiment's order, as before
+        means = means[present]
+        headline = ("<br>".join(f"{v} {means[v]:.4f}" for v in listed if v in means) if listed
+                    else f"best: {means.idxmax()} {means.max():.4f}")
     counts = Counter(read_claims(results_dir)["verdict"]) if has_statistics and spec.claims else {}
     verdicts = "<br>".join(f'<span class="verdict {v.replace(" ", "-")}">{counts[v]} {v}</span>'
-                           for v in (claims.SUPPORTED, claims.NOT_SUPPORTED, claims.INCONCLUSIVE) if counts.get(v)) or "–"
+                           for v in VERDICTS if counts.get(v)) or "–"
     thumb = next((results_dir / t for t in THUMBNAILS if (results_dir / t).is_file()), None)
     report = results_dir / REPORT_HTML
     link = f"{results_dir.name}/{REPORT_HTML}"

@@ -8,20 +8,14 @@ import math
 import pandas as pd
 
 from bn_study.config.experiment_spec import ExperimentSpec, GridPoint
-from bn_study.results import RunRecord
-from bn_study.report.statistics import finite
-from bn_study.report.summary import step_accuracy_tables
+from bn_study.stats.files import finite
+from bn_study.stats.labels import SWEEP_FIGURES, label
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-SWEEP_FIGURES = {"test_accuracy": "test accuracy", "best_val_accuracy": "validation accuracy, best epoch",
-                 "final_val_accuracy": "validation accuracy, last epoch",
-                 "final_accuracy": "training accuracy, last epoch", "final_loss": "training loss, last epoch"}
 
 
 def grid_representatives(spec: ExperimentSpec) -> list[str]:
@@ -47,31 +41,34 @@ def mean_std(mean: float, std: float) -> str:
     return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
-def _cell(rows: pd.DataFrame, figure: str) -> str:
-    done = rows.loc[rows["status"] == "complete", figure].astype(float).dropna()
+def _cell(rows: pd.DataFrame, aggregate: pd.DataFrame, variant: str, figure: str) -> str:
+    """mean ± std (n) of the variant's complete runs (aggregate.csv), and how many diverged (summary.csv)."""
     diverged = int((rows["status"] == "diverged").sum())
     parts = []
-    if len(done):
-        parts.append(f"{mean_std(done.mean(), done.std(ddof=1) if len(done) > 1 else float('nan'))} (n={len(done)})")
+    n = aggregate.loc[(variant, figure), "n"] if (variant, figure) in aggregate.index else 0
+    if n:
+        mean, std = aggregate.loc[(variant, figure), ["mean", "std"]]
+        parts.append(f"{mean_std(mean, std)} (n={n})")
     if diverged:
         parts.append(f"**{diverged} of {len(rows)} diverged**")
     return ", ".join(parts) or "—"
 
 
-def sweep_table(summary: pd.DataFrame, points: tuple[GridPoint, ...], figure: str) -> str:
+def sweep_table(summary: pd.DataFrame, aggregate: pd.DataFrame, points: tuple[GridPoint, ...], figure: str) -> str:
     """One figure against the swept value: rows the swept values, columns the grid lines, each cell
     mean ± std over complete seeds (n) and how many runs diverged."""
     lines = list(dict.fromkeys(p.line for p in points))
     xs = list(dict.fromkeys(p.x for p in points))
     where = {(p.line, p.x): p.variant for p in points}
-    header = [f"{points[0].key} → {SWEEP_FIGURES.get(figure, figure)}"] + lines
+    header = [f"{points[0].key} → {label(figure)}"] + lines
     rows = [[f"{x:g}" if isinstance(x, float) else str(x)]
-            + [_cell(summary[summary["variant"] == where[(line, x)]], figure) if (line, x) in where else "—"
+            + [_cell(summary[summary["variant"] == where[(line, x)]], aggregate, where[(line, x)], figure)
+               if (line, x) in where else "—"
                for line in lines] for x in xs]
     return markdown_table(header, rows)
 
 
-def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
+def sweep_section(summary: pd.DataFrame, aggregate: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
     """Per figure, a table: rows the swept values, columns the grid lines, mean ± std over seeds."""
     if not points or summary.empty:
         return ""
@@ -79,19 +76,21 @@ def sweep_section(summary: pd.DataFrame, points: tuple[GridPoint, ...]) -> str:
            "Mean ± standard deviation over complete seeds (n); diverged runs are counted, not averaged.", ""]
     for figure in SWEEP_FIGURES:
         if figure in summary.columns:
-            out += [sweep_table(summary, points, figure), ""]
+            out += [sweep_table(summary, aggregate, points, figure), ""]
     return "\n".join(out)
 
 
-def steps_section(runs: list[RunRecord], variants: list[str], rows: int = 5) -> str:
-    """Test accuracy at `rows` evenly spaced recorded steps (and the last), mean ± std over seeds."""
-    tables = step_accuracy_tables(runs, variants)
+def steps_section(curves: pd.DataFrame, variants: list[str], rows: int = 5) -> str:
+    """Test accuracy at `rows` evenly spaced recorded steps (and the last), mean ± std over seeds (curves.csv)."""
+    steps_curves = curves[(curves["source"] == "steps") & (curves["column"] == "test_accuracy")]
+    tables = {v: steps_curves[steps_curves["variant"] == v].set_index("x") for v in variants}
+    tables = {v: t for v, t in tables.items() if not t.empty}
     if not tables:
         return ""
     steps = sorted(set.intersection(*(set(t.index) for t in tables.values())))
     chosen = sorted({steps[round(i * (len(steps) - 1) / rows)] for i in range(1, rows + 1)})
-    rows = [[f"{step:,}"] + [f"{t.loc[step].mean():.4f}" + (f" ± {t.loc[step].std(ddof=1):.4f}" if t.shape[1] > 1 else "")
-                             + f" (n={t.shape[1]})" for t in tables.values()] for step in chosen]
+    rows = [[f"{step:,}"] + [f"{t.loc[step, 'mean']:.4f}" + (f" ± {t.loc[step, 'std']:.4f}" if t.loc[step, "n"] > 1 else "")
+                             + f" (n={t.loc[step, 'n']})" for t in tables.values()] for step in chosen]
     lines = ["## Test accuracy during training", "",
              "Recorded every `train.test_every_steps` steps in inference mode (steps.csv); mean ± std over seeds.", "",
              markdown_table(["step", *tables], rows)]

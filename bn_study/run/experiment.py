@@ -18,7 +18,7 @@ from bn_study.config.validate import to_raw
 from bn_study.config.yamlio import dump_yaml
 from bn_study.errors import UserError
 from bn_study.run.jobs import Engine, Job, check_memory, plan_jobs
-from bn_study.train.quiet_tensorflow import import_tensorflow
+from bn_study.train.threads import configure_threads
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,11 @@ class Experiment:
     seeds_replaced: bool = False  # --seeds replaced the experiment file's seeds
 
 
-def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None) -> Experiment:
-    """Load the spec and every variant's config (before TensorFlow starts), then build each model
-    once to surface Keras errors."""
+def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[int, ...] | None = None,
+                    threads_per_run: int | None = None) -> Experiment:
+    """Load the spec and every variant's config (before TensorFlow starts), set this process's
+    TensorFlow threads (`threads_per_run`, when it trains here), then build each model once to
+    surface Keras errors."""
     path = Path(path)
     spec = load_spec(path, seeds)
     configs = {}
@@ -43,7 +45,7 @@ def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[in
             configs[variant.name] = load_config(path.parent / variant.config, list(variant.set) + list(overrides))
         except UserError as e:
             raise UserError(f"variant '{variant.name}': {e}") from None
-    import_tensorflow()
+    configure_threads(threads_per_run)  # starts TensorFlow: its thread pools before its first op
     from bn_study.model.build import check_buildable
 
     for name, config in configs.items():
@@ -131,10 +133,11 @@ def record_command(out: Path, command_line: str, engine: Engine, counts: Counter
 
 def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_line: str,
                    verbose="auto", log=print) -> Counter:
-    """`bn-study experiment`: train what is missing, record the command, then statistics, plots
-    and report from the files; UserError at the end if a run did not complete."""
+    """`bn-study experiment`: train what is missing, record the command, then the statistics stage,
+    plots and report from the files; UserError at the end if a run did not complete."""
     from bn_study.report.experiment_report import write_reports
     from bn_study.report.plots import draw_plots
+    from bn_study.stats.stage import make_statistics
 
     started = time.perf_counter()
     counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine)
@@ -142,9 +145,10 @@ def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_li
     log(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
         + f" ({trained_in / 60:.1f} min)")
     record_command(out, command_line, engine, counts, trained_in)
-    for path in [*draw_plots(out), *write_reports(out)]:
+    runs, statistics, paths = make_statistics(out)
+    for path in [*paths, *draw_plots(runs, statistics), *write_reports(runs, statistics)]:
         log(f"wrote {path}")
-    log(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, plots and report)")
+    log(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, statistics, plots and report)")
     if counts.get("failed") or counts.get("lost"):
         raise UserError(f"{out}: {counts.get('failed', 0) + counts.get('lost', 0)} run(s) did not complete; "
                         f"their run.json and train.log say why, and the same command retrains them")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -114,3 +115,19 @@ def provenance() -> dict:
     if facts["dirty"]:
         facts["diff_sha256"] = hashlib.sha256((diff + untracked).encode()).hexdigest()[:16]
     return facts
+
+
+def device_description() -> str:
+    """'CPU (2 cores, <model name>)' or 'GPU (1x <name>)': the device TensorFlow trains on."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({len(gpus)}x {details.get('device_name', gpus[0].name)})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU ({os.cpu_count()} cores, {cpu})"

@@ -4,7 +4,7 @@ Keras reports at each step the *running mean* of the epoch's training loss (its 
 Mean weighted by the batch's number of images), not the step's own loss. With S_k = m_k x W_k the
 tracker's total after step k (m_k the mean, W_k the images so far), the step's own loss is
 (S_k - S_{k-1}) / w_k — exact up to float32 rounding, about 1e-7 x k of the loss (k <= 192 steps
-per epoch here: a few 1e-5). Spikes are counted from the file by report/summary.py. Nothing is computed beyond what training computes, so the run trains
+per epoch here: a few 1e-5). Spikes are counted from the file by stats/summary.py. Nothing is computed beyond what training computes, so the run trains
 exactly as without it (tested). With steps_per_execution > 1 Keras calls back once per execution:
 a row is then the mean over that execution's steps, at its last step.
 

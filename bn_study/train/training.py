@@ -30,7 +30,7 @@ from bn_study.train.precise_bn import PreciseBN, PreciseBNCallback
 from bn_study.train.probe import ProbeCallback
 from bn_study.train.step_loss import StepLossCallback
 from bn_study.train.steps import StepTestCallback
-from bn_study.train.machine import cpu_facts, numerics_facts, provenance
+from bn_study.train.machine import cpu_facts, device_description, numerics_facts, provenance
 from bn_study.train.threads import cpu_seconds, host_name, peak_rss_mb, thread_counts
 from bn_study.config.yamlio import dump_yaml
 
@@ -100,19 +100,6 @@ class ResumeHistory(keras.callbacks.Callback):
         with open(self.path, "r+") as f:  # in place: CSVLogger holds the file open for appending
             f.write("".join(header + keep))
             f.truncate()
-
-
-def device_description() -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU ({len(gpus)}x {details.get('device_name', gpus[0].name)})"
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"CPU ({os.cpu_count()} cores, {cpu})"
 
 
 def _now() -> str:

@@ -1,35 +1,6 @@
-"""Verdicts on claims, by rules stated in the report (RULES below), over seeds at alpha = 0.05.
-
-- difference: Welch's t-test of `metric` between two variants; supported when p < alpha and the
-  treatment's mean lies on the claimed side, not supported when p < alpha on the other side,
-  inconclusive otherwise or with fewer than 2 runs per variant.
-- value: the 95% Student-t CI of a variant's mean `metric` against value +- tolerance; supported
-  when the CI lies inside that band, not supported when it lies wholly outside it.
-- gain and equivalence (one procedure, two ways to state the band): is the difference of means
-  (treatment - baseline) inside value +- tolerance? "Up to 2 points higher" (gain) is the band
-  [0, 0.02]; "changes it by less than 0.005" (equivalence; value defaults to 0) is [-0.005, 0.005].
-  Two one-sided Welch t-tests (TOST): supported when both reject, p = the larger of the two < alpha;
-  not supported when a one-sided Welch test puts the difference outside the band (its p < alpha:
-  the side the observed difference lies on); inconclusive otherwise. The evidence shows the 90% CI
-  of the difference, the interval that matches these one-sided tests at alpha = 0.05 (inside the
-  band exactly when TOST's p < 0.05). The p-value enters Holm's adjustment like any other.
-- spread: Brown-Forsythe (median-centred Levene) test of equal variance across seeds; supported
-  when p < alpha and the treatment's std is on the claimed side.
-- range: on a grid, the swept values at which a line "trains well": every seed completed (none
-  diverged) with `metric` >= value; supported when the treatment line trains well at every value
-  the baseline does and at more, not supported when at no value beyond the baseline's,
-  inconclusive when each trains well at values where the other does not.
-No spread: a variant whose runs all agree to float32 rounding (relative 1e-6) has no spread; when
-both variants have none, Welch's t is undefined, but the difference is known exactly: its p-value
-is taken as 0 (the limit of Welch's test as the spread vanishes) when the difference is non-zero,
-1 when it is zero, and the claim stays in the Holm family with that p (a difference claim then
-follows the sign of the difference, a gain or equivalence claim whether the difference lies in
-its band); a spread claim is inconclusive (no test; outside the family). A spread claim is also
-inconclusive when the Brown-Forsythe statistic is undefined (within each variant every run lies
-as far from its median: e.g. 2 runs).
-For `epochs_to_*` (`test_steps_to_*`) figures a run that never reached the threshold counts as
-epochs + 1 (last step + 1), a lower bound, so the variant that fails to reach it is not flattered
-by dropping those runs.
+"""Verdicts on claims, one claim at a time, by the rules stated in stats/rules.py (CLAIM_RULES, which
+the reports quote), over seeds at alpha = 0.05. Each verdict carries its numbers (the effect, its CI,
+n per side, the raw p) for claims.csv's columns, and its evidence in words for the reports.
 """
 from __future__ import annotations
 
@@ -42,11 +13,8 @@ import pandas as pd
 from scipy import stats
 
 from bn_study.config.experiment_spec import ClaimSpec
-from bn_study.report.summary import mean_ci
-
-ALPHA = 0.05
-SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
-RULES = __doc__.split("\n", 2)[2].strip()
+from bn_study.stats.aggregate import mean_ci
+from bn_study.stats.rules import ALPHA, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
 
 @dataclass(frozen=True)
@@ -56,7 +24,19 @@ class Verdict:
     p_value: float  # raw; NaN for value and range claims (a CI or a count, no test) and untestable ones
     verdict: str
     on_claimed_side: bool | None = None  # the effect's side (interval: inside the band), for a re-judged p
-    adjusted_p: float = np.nan  # Holm-adjusted within the experiment (verdicts.judge_all)
+    adjusted_p: float = np.nan  # Holm-adjusted within the experiment (holm.judge_all)
+    # The numbers behind the evidence (claims.csv): the effect is treatment − baseline for difference,
+    # gain and equivalence, the variant's mean for value, the std ratio treatment / baseline for spread.
+    effect: float = np.nan
+    ci_low: float = np.nan
+    ci_high: float = np.nan
+    ci_level: float = np.nan  # 0.95, or 0.90 for gain and equivalence (TOST)
+    n_baseline: int = 0
+    n_treatment: int = 0  # for value claims: the variant's runs
+    mean_baseline: float = np.nan
+    std_baseline: float = np.nan
+    mean_treatment: float = np.nan  # for value claims: the variant's
+    std_treatment: float = np.nan
 
 
 def variant_values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
@@ -126,20 +106,22 @@ def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
         p, side = exact_p(effect), _side(effect, claim.expect)
         return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant (p taken as {p:g})",
-                       p, verdict_for_p(p, side), side)
+                       p, verdict_for_p(p, side), side, effect=effect, ci_low=effect, ci_high=effect, ci_level=0.95)
     test = welch(b, a)
     low, high = test.confidence_interval(0.95)
     evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
     side = _side(effect, claim.expect)
-    return Verdict(claim, evidence, float(test.pvalue), verdict_for_p(test.pvalue, side), side)
+    return Verdict(claim, evidence, float(test.pvalue), verdict_for_p(test.pvalue, side), side,
+                   effect=effect, ci_low=low, ci_high=high, ci_level=0.95)
 
 
 def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
     n, mean, _, low, high = mean_ci(x)
     evidence = f"{_describe(claim.variant, x)}, 95% CI [{_fmt(low)}, {_fmt(high)}] vs claimed {claim.value:g} ± {claim.tolerance:g}"
     if n < 2:
-        return Verdict(claim, evidence + "; too few seeds for a CI", np.nan, INCONCLUSIVE)
-    return Verdict(claim, evidence, np.nan, _ci_against_band(low, high, claim))
+        return Verdict(claim, evidence + "; too few seeds for a CI", np.nan, INCONCLUSIVE, effect=mean)
+    return Verdict(claim, evidence, np.nan, _ci_against_band(low, high, claim), effect=mean, ci_low=low,
+                   ci_high=high, ci_level=0.95)
 
 
 def _ci_against_band(low: float, high: float, claim: ClaimSpec) -> str:
@@ -165,7 +147,8 @@ def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
         # Whether the exactly known difference lies in the band is certain either way: p = 0.
         return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant, vs {band} (p taken as 0)",
-                       0.0, verdict_for_p(0.0, inside), inside)
+                       0.0, verdict_for_p(0.0, inside), inside, effect=effect, ci_low=effect, ci_high=effect,
+                       ci_level=1 - 2 * ALPHA)
     low, high = welch(b, a).confidence_interval(1 - 2 * ALPHA)
     evidence += f"; Δ = {_fmt(effect)} [90% CI {_fmt(low)}, {_fmt(high)}] vs {band}"
     if inside:
@@ -177,7 +160,8 @@ def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
         edge, alternative = (band_high, "greater") if effect > band_high else (band_low, "less")
         p = float(welch(b, a + edge, alternative=alternative).pvalue)
         evidence += f", p (outside the band) = {p:.2g}"
-    return Verdict(claim, evidence, p, verdict_for_p(p, inside), inside)
+    return Verdict(claim, evidence, p, verdict_for_p(p, inside), inside, effect=effect, ci_low=low, ci_high=high,
+                   ci_level=1 - 2 * ALPHA)
 
 
 def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
@@ -193,7 +177,7 @@ def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     p = stats.levene(a, b, center="median").pvalue
     evidence += f", ratio {_fmt(sb / sa if sa else np.inf, 3)}, Brown-Forsythe p = {p:.2g}"
     side = _side(sb - sa, claim.expect)
-    return Verdict(claim, evidence, float(p), verdict_for_p(p, side), side)
+    return Verdict(claim, evidence, float(p), verdict_for_p(p, side), side, effect=sb / sa if sa else np.inf)
 
 
 def trains_well(summary: pd.DataFrame, points, line: str, metric: str, level: float) -> list:
@@ -243,11 +227,25 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
     if claim.test == "range":
         return judge_range(claim, summary, points)
     if claim.test == "value":
-        return judge_value(claim, variant_values(summary, claim.variant, claim.metric))
+        x = variant_values(summary, claim.variant, claim.metric)
+        return dataclasses.replace(judge_value(claim, x), **_sides(np.array([]), x))
     a = variant_values(summary, claim.baseline, claim.metric)
     b = variant_values(summary, claim.treatment, claim.metric)
     judges = {"difference": judge_difference, "gain": judge_interval, "equivalence": judge_interval,
               "spread": judge_spread}
     verdict = judges[claim.test](claim, a, b)
-    never = _never_reached(summary, claim)
-    return dataclasses.replace(verdict, evidence=verdict.evidence + never) if never else verdict
+    # Every two-sided claim says how many runs each side had, and its effect even when too few for a test.
+    effect = verdict.effect
+    if not np.isfinite(effect) and claim.test != "spread" and len(a) and len(b):
+        effect = b.mean() - a.mean()
+    return dataclasses.replace(verdict, evidence=verdict.evidence + _never_reached(summary, claim),
+                               effect=effect, **_sides(a, b))
+
+
+def _sides(a: np.ndarray, b: np.ndarray) -> dict:
+    """n, mean and sample std of each side, for claims.csv."""
+    def described(x: np.ndarray) -> tuple:
+        return len(x), x.mean() if len(x) else np.nan, x.std(ddof=1) if len(x) > 1 else np.nan
+    (na, ma, sa), (nb, mb, sb) = described(a), described(b)
+    return {"n_baseline": na, "mean_baseline": ma, "std_baseline": sa,
+            "n_treatment": nb, "mean_treatment": mb, "std_treatment": sb}

@@ -1,19 +1,15 @@
-"""Per-run figures (summary.csv) and their statistics over seeds (aggregate.csv), with pandas.
+"""Per-run figures: summary.csv's rows, one per finished run, every figure a claim may name.
 
 Epoch numbers here are 1-based counts ("reached 0.99 after 3 epochs"); history.csv keeps
 Keras' 0-based `epoch` column as CSVLogger writes it.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bn_study.results import COMPLETE, DIVERGED, RunRecord
-
-SUMMARY_FILE, AGGREGATE_FILE = "summary.csv", "aggregate.csv"
 
 
 def epochs_to(history: pd.DataFrame, column: str, threshold: float) -> float:
@@ -26,17 +22,6 @@ def steps_to(steps: pd.DataFrame, threshold: float) -> float:
     """The first recorded step at which test accuracy reached `threshold` (NaN if never)."""
     reached = steps.loc[steps["test_accuracy"] >= threshold, "step"]
     return float(reached.iloc[0]) if len(reached) else float("nan")
-
-
-def step_accuracy_tables(runs: list, variants: list[str]) -> dict[str, pd.DataFrame]:
-    """Per variant with steps.csv: test accuracy, one row per recorded step, one column per seed."""
-    tables = {}
-    for v in variants:
-        columns = [r.steps.set_index("step")["test_accuracy"].rename(r.seed) for r in runs
-                   if r.variant == v and not r.steps.empty]
-        if columns:
-            tables[v] = pd.concat(columns, axis=1)
-    return tables
 
 
 # summary.csv's landscape figures: the median over a run's measured steps of landscape.csv's columns.
@@ -90,6 +75,7 @@ def summarize_run(run: RunRecord, thresholds: tuple[float, ...]) -> dict:
         "test_loss": run.metrics.get("test_loss", np.nan),
         "gap_accuracy": last["accuracy"] - last["val_accuracy"],
         "val_accuracy_epoch1": h["val_accuracy"].iloc[0],
+        "accuracy_epoch1": h["accuracy"].iloc[0],
         "val_accuracy_std_late": late.std(ddof=1) if len(late) > 1 else np.nan,
     }
     for t in thresholds:
@@ -131,38 +117,3 @@ def summary_table(runs: list[RunRecord], thresholds: tuple[float, ...], variants
     table = table.sort_values(["variant", "seed"]).reset_index(drop=True)
     first = ["variant", "seed", "status"]
     return table[first + [c for c in table.columns if c not in first]]
-
-
-def mean_ci(values, confidence: float = 0.95) -> tuple[int, float, float, float, float]:
-    """n, mean, sample std and the Student-t confidence interval of the mean (NaN when n < 2)."""
-    x = pd.Series(values, dtype=float).dropna().to_numpy()
-    n = len(x)
-    if n == 0:
-        return 0, np.nan, np.nan, np.nan, np.nan
-    mean = x.mean()
-    if n < 2:
-        return n, mean, np.nan, np.nan, np.nan
-    std = x.std(ddof=1)
-    half = stats.t.ppf(0.5 + confidence / 2, df=n - 1) * std / np.sqrt(n)
-    return n, mean, std, mean - half, mean + half
-
-
-def aggregate_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """aggregate.csv: per variant and figure, n, mean, std and the 95% Student-t CI (tidy rows)."""
-    figures = [c for c in summary.columns if c not in ("variant", "seed", "status")]
-    rows = []
-    for variant, group in summary.groupby("variant", observed=True, sort=True):
-        for figure in figures:
-            n, mean, std, low, high = mean_ci(group[figure])
-            rows.append({"variant": variant, "figure": figure, "n": n, "mean": mean, "std": std,
-                         "ci95_low": low, "ci95_high": high})
-    return pd.DataFrame(rows)
-
-
-def write_tables(results_dir: Path, summary: pd.DataFrame) -> list[Path]:
-    from bn_study.results import write_text
-
-    paths = [Path(results_dir) / SUMMARY_FILE, Path(results_dir) / AGGREGATE_FILE]
-    write_text(paths[0], summary.to_csv(index=False, float_format="%.6g"))
-    write_text(paths[1], aggregate_table(summary).to_csv(index=False, float_format="%.6g"))
-    return paths

@@ -19,18 +19,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bn_study.report import claims
-from bn_study.report.claims import INCONCLUSIVE, Verdict
 from bn_study.config.experiment_spec import ClaimSpec
+from bn_study.stats import claims
+from bn_study.stats.claims import Verdict
+from bn_study.stats.rules import ALPHA, INCONCLUSIVE, MAX_SEEDS, POWER
 
 P_VALUED = ("difference", "spread", "gain", "equivalence")
-POWER, MAX_SEEDS = 0.8, 1000
-RULES = ("Verdicts of difference, spread, gain and equivalence claims use Holm-adjusted p-values (Holm's "
-         "step-down method over this experiment's p-valued claims, so that the chance of any false "
-         f"'supported' stays ≤ α); raw p-values are in the evidence. For an inconclusive difference, "
-         f"'seeds for 80% power' is the number of runs per variant a two-sided t-test at α = {claims.ALPHA} "
-         "would need to detect the observed difference (or the claim's stated smallest effect) with "
-         "80% probability, given the runs' pooled standard deviation.")
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -44,7 +38,7 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def seeds_for_power(a: np.ndarray, b: np.ndarray, effect: float, alpha: float = claims.ALPHA,
+def seeds_for_power(a: np.ndarray, b: np.ndarray, effect: float, alpha: float = ALPHA,
                     power: float = POWER) -> int | None:
     """Runs per variant for a two-sided two-sample t-test to detect `effect` with `power`; None
     when the runs have no spread or the effect is zero, MAX_SEEDS + 1 when it needs more than MAX_SEEDS."""
@@ -70,7 +64,7 @@ def _power_note(claim: ClaimSpec, summary: pd.DataFrame) -> str:
         return ""
     what = f"a difference of {claim.min_effect:g}" if claim.min_effect is not None else "the observed difference"
     count = f"more than {MAX_SEEDS}" if n > MAX_SEEDS else str(n)
-    return f"; seeds for 80% power to detect {what} at α = {claims.ALPHA} (before Holm): {count} per variant"
+    return f"; seeds for 80% power to detect {what} at α = {ALPHA} (before Holm): {count} per variant"
 
 
 def judge_all(specs: tuple[ClaimSpec, ...], summary: pd.DataFrame, points=()) -> list[Verdict]:

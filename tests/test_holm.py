@@ -1,11 +1,12 @@
-"""Family-level verdicts: Holm's adjustment, TOST equivalence, and the seeds a test would need."""
+"""Family-level verdicts (stats/holm.py): Holm's adjustment, the no-spread case in the family, and
+the seeds a test would need."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from bn_study.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge_interval
 from bn_study.config.experiment_spec import ClaimSpec
-from bn_study.report.verdicts import holm, judge_all, seeds_for_power
+from bn_study.stats.holm import holm, judge_all, seeds_for_power
+from bn_study.stats.rules import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
 
 def test_holm_matches_the_textbook_example():
@@ -21,32 +22,6 @@ def test_seeds_for_power_give_the_textbook_answer():
     n = seeds_for_power(a, b, effect=0.5 * sd)  # d = 0.5 at 80% power: 64 per group (noncentral t; the normal approximation says 63)
     assert n == 64
     assert seeds_for_power(a, b, effect=0.0) is None
-
-
-def _claim(test, **kw):
-    return ClaimSpec(claim="c", test=test, metric="test_accuracy", baseline="a", treatment="b", **kw)
-
-
-def test_tost_supports_equivalence_only_when_both_sides_reject():
-    a = np.array([0.990, 0.991, 0.992, 0.991, 0.990])
-    assert judge_interval(_claim("equivalence", tolerance=0.005), a, a + 0.0003).verdict == SUPPORTED
-    assert judge_interval(_claim("equivalence", tolerance=0.0005), a, a + 0.0003).verdict == INCONCLUSIVE
-    outside = judge_interval(_claim("equivalence", tolerance=0.005), a, a + 0.02)
-    assert outside.verdict == NOT_SUPPORTED and "p (outside the band) = " in outside.evidence
-
-
-def test_the_interval_shown_is_the_90_percent_ci_that_matches_tost():
-    """TOST at alpha = 0.05 supports exactly when the 90% CI of the difference lies in the band:
-    widen the band until it does and the verdict flips there, not at the 95% CI's edge."""
-    import re
-
-    a = np.array([0.990, 0.991, 0.992, 0.991, 0.990])
-    b = a[::-1] + np.array([0.001, -0.0004, 0.0012, 0.0, 0.0009])
-    evidence = judge_interval(_claim("equivalence", tolerance=0.01), a, b).evidence
-    low, high = map(float, re.search(r"\[90% CI (\S+), (\S+)\]", evidence).groups())
-    edge = max(abs(low), abs(high))
-    assert judge_interval(_claim("equivalence", tolerance=edge * 1.001), a, b).verdict == SUPPORTED
-    assert judge_interval(_claim("equivalence", tolerance=edge * 0.999), a, b).verdict == INCONCLUSIVE
 
 
 def test_a_difference_without_spread_is_judged_inside_the_holm_family():

@@ -1,0 +1,136 @@
+"""The statistics files' names and readers, and an experiment's spec and runs read once.
+
+Pandas only (no scipy): every view reads through here, so that a page can be written on a machine
+that could not compute the statistics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
+from bn_study.errors import UserError
+from bn_study.results import COMPLETE, DIVERGED, FINAL, RunRecord, find_runs
+
+SUMMARY_FILE, AGGREGATE_FILE, CLAIMS_FILE = "summary.csv", "aggregate.csv", "claims.csv"
+CURVES_FILE = "curves.csv"  # per variant: the band over seeds of each curve (stats/aggregate.py)
+PROBE_MOVEMENT_FILE = "probe_movement.csv"  # written only when a run recorded probe.csv (stats/probe.py)
+COMPARE_CSV = "COMPARE.csv"  # `bn-study compare`: written in the reproduction's folder (stats/comparison.py)
+STATISTICS_FILES = (SUMMARY_FILE, AGGREGATE_FILE, CLAIMS_FILE, CURVES_FILE)
+
+
+@dataclass(frozen=True)
+class ExperimentRuns:
+    """An experiment's results folder read once: its resolved spec and its variants' runs."""
+
+    directory: Path
+    spec: ExperimentSpec
+    runs: tuple[RunRecord, ...]  # every run of the spec's variants, whatever its status
+
+    @property
+    def variants(self) -> list[str]:
+        return [v.name for v in self.spec.all_variants]
+
+    @property
+    def complete(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.run.get("status") == COMPLETE]
+
+    @property
+    def finished(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.run.get("status") in FINAL]
+
+    @property
+    def diverged(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.run.get("status") == DIVERGED]
+
+
+def read_experiment(results_dir: Path) -> ExperimentRuns:
+    """The spec and runs of an experiment's results folder; UserError when it is not one."""
+    results_dir = Path(results_dir)
+    if not (results_dir / SPEC_FILE).is_file():
+        raise UserError(f"{results_dir}: not an experiment's results folder (no {SPEC_FILE})")
+    spec = load_spec(results_dir / SPEC_FILE)
+    variants = {v.name for v in spec.all_variants}
+    return ExperimentRuns(results_dir, spec, tuple(r for r in find_runs(results_dir) if r.variant in variants))
+
+
+def _path(results_dir: Path, name: str) -> Path:
+    path = Path(results_dir) / name
+    if not path.is_file():
+        raise UserError(f"{results_dir}: no {name}; `bn-study stats {results_dir}` writes the statistics")
+    return path
+
+
+def _read_csv(path: Path, **options) -> pd.DataFrame:
+    return pd.read_csv(path, **options) if path.stat().st_size > 1 else pd.DataFrame()
+
+
+def read_summary(results_dir: Path, variants: list[str]) -> pd.DataFrame:
+    """summary.csv with its variants in the experiment's order."""
+    summary = _read_csv(_path(results_dir, SUMMARY_FILE))
+    if not summary.empty:
+        summary["variant"] = pd.Categorical(summary["variant"].astype(str), categories=variants, ordered=True)
+    return summary
+
+
+def read_aggregate(results_dir: Path) -> pd.DataFrame:
+    """aggregate.csv indexed by (variant, figure)."""
+    aggregate = _read_csv(_path(results_dir, AGGREGATE_FILE))
+    return aggregate.astype({"variant": str}).set_index(["variant", "figure"]) if not aggregate.empty else aggregate
+
+
+def read_claims(results_dir: Path) -> pd.DataFrame:
+    """claims.csv (baseline and treatment None where a claim has none)."""
+    claims = _read_csv(_path(results_dir, CLAIMS_FILE), keep_default_na=False,
+                       na_values={c: [""] for c in NUMERIC_CLAIM_COLUMNS})
+    for column in NUMERIC_CLAIM_COLUMNS:
+        if column in claims:
+            claims[column] = pd.to_numeric(claims[column], errors="coerce").astype(int if column.startswith("n_") else float)
+    return claims.replace({"baseline": {"": None}, "treatment": {"": None}}) if not claims.empty else claims
+
+
+def read_curves(results_dir: Path) -> pd.DataFrame:
+    """curves.csv: per source, variant, column and x, the band over seeds."""
+    return _read_csv(_path(results_dir, CURVES_FILE), dtype={"variant": str})
+
+
+def read_probe_movement(results_dir: Path) -> pd.DataFrame:
+    """probe_movement.csv, or an empty table when no run recorded the probe."""
+    path = Path(results_dir) / PROBE_MOVEMENT_FILE
+    return _read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+# claims.csv's numeric columns (stats/stage.py writes them).
+NUMERIC_CLAIM_COLUMNS = ("effect", "ci_low", "ci_high", "ci_level", "band_low", "band_high", "n_baseline",
+                         "mean_baseline", "std_baseline", "n_treatment", "mean_treatment", "std_treatment", "p",
+                         "holm_p")
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """An experiment's statistics as its files hold them."""
+
+    summary: pd.DataFrame  # one row per finished run
+    aggregate: pd.DataFrame  # indexed by (variant, figure)
+    claims: pd.DataFrame
+    curves: pd.DataFrame
+    probe: pd.DataFrame  # empty when no run recorded the probe
+
+    @property
+    def complete(self) -> pd.DataFrame:
+        """summary.csv's complete runs."""
+        return self.summary[self.summary["status"] == "complete"] if not self.summary.empty else self.summary
+
+
+def read_statistics(experiment: ExperimentRuns) -> Statistics:
+    """The statistics files of an experiment; UserError naming `bn-study stats` when one is missing."""
+    directory = experiment.directory
+    return Statistics(read_summary(directory, experiment.variants), read_aggregate(directory),
+                      read_claims(directory), read_curves(directory), read_probe_movement(directory))
+
+
+def finite(value) -> bool:
+    return value is not None and bool(np.isfinite(float(value)))
