@@ -30,10 +30,11 @@ data-fashion: install
 	$(PY) -m bn_study data --dataset fashion_mnist
 
 # The full study, trained here: 2 models x 5 seeds x 25 epochs into the git-ignored $(LOCAL)
-# (complete runs are skipped on a rerun), then compared with the committed reference $(RESULTS).
+# (complete runs are skipped on a rerun; --no-reuse: every run is trained here, none copied from
+# results/), then compared with the committed reference $(RESULTS).
 LOCAL := results/local/article
 reproduce: data-mnist
-	$(PY) -m bn_study experiment $(EXPERIMENT) --jobs $(JOBS) --out $(LOCAL)
+	$(PY) -m bn_study experiment $(EXPERIMENT) --jobs $(JOBS) --no-reuse --out $(LOCAL)
 	$(PY) -m bn_study compare $(RESULTS) $(LOCAL)
 
 # The same experiment shrunk by --set (2 epochs, 6,000 images, one seed): a few minutes on 2 cores.

@@ -45,6 +45,16 @@ def _integer_from(minimum: int, kind: str):
 _non_negative, _positive = _integer_from(0, "non-negative"), _integer_from(1, "positive")
 
 
+def _thresholds(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated accuracies between 0 and 1, got '{text}'")
+    return values
+
+
 def _names_from(choices):
     """An argparse type: comma-separated names, each one of `choices`."""
     def parse(text: str) -> list[str]:
@@ -106,13 +116,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="local", choices=("local", "ray"), help="local (this machine) or ray (a Ray cluster)")
     p.add_argument("--address", help="with --engine ray: auto or HOST:PORT of a running cluster "
                                      "(default: start Ray on this machine)")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="train every run here, even one whose config and seed a complete run under results/ "
+                        "already has (by default that run is copied, and its run.json names where from)")
 
     p = _command(sub, cmd_stats, help="compute an experiment's statistics files (summary, aggregate, claims, "
                                      "curves) from its run folders")
     p.add_argument("results_dir", type=Path)
 
-    p = _command(sub, cmd_plot, help="redraw an experiment's plots from its run folders and statistics files")
-    p.add_argument("results_dir", type=Path)
+    p = _command(sub, cmd_plot, help="one experiment folder: redraw its plots from its run folders and statistics "
+                                    "files; any other mix of run, variant (all its seeds) and experiment folders: "
+                                    "overlay them on one figure with a table and where a single run falls")
+    p.add_argument("folders", type=Path, nargs="+", metavar="FOLDER")
+    p.add_argument("--out", type=Path, help="the overlay's folder (default results/local/overlays/<the folders' names>)")
+    p.add_argument("--thresholds", type=_thresholds, default=(0.98, 0.99),
+                   help="validation accuracies for the overlay's epochs-to rows (default 0.98,0.99)")
 
     p = _command(sub, cmd_article_figure, help="the article's figure for several experiments on one page "
                                               "(mean ± std over seeds), e.g. MNIST beside Fashion-MNIST")
@@ -221,7 +239,7 @@ def cmd_experiment(args) -> None:
     threads = engine.threads_per_run() if engine.name == "local" and not engine.parallel else None
     experiment = load_experiment(args.experiment, args.overrides, args.seeds, threads)  # config errors first
     run_and_report(experiment, args.out or DEFAULT_RESULTS / experiment.spec.name, engine, args.command_line,
-                   verbose=_verbose())
+                   verbose=_verbose(), reuse_from=None if args.no_reuse else DEFAULT_RESULTS)
 
 
 def _print_paths(paths) -> None:
@@ -246,9 +264,28 @@ def _experiment_and_statistics(results_dir: Path):
 
 
 def cmd_plot(args) -> None:
-    from bn_study.report.plots import draw_plots
+    from bn_study.config.experiment_spec import SPEC_FILE
 
-    _print_paths(draw_plots(*_experiment_and_statistics(args.results_dir)))
+    if len(args.folders) == 1 and (args.folders[0] / SPEC_FILE).is_file() and args.out is None:
+        from bn_study.report.plots import draw_plots
+
+        return _print_paths(draw_plots(*_experiment_and_statistics(args.folders[0])))
+    from bn_study.report.overlay import write_overlay
+    from bn_study.report.tables import markdown_table
+    from bn_study.stats import overlay
+
+    groups = overlay.resolve(args.folders)  # every input checked before anything is written
+    table = overlay.group_table(groups, args.thresholds)
+    statements = overlay.spread_statements(groups)
+    out = args.out or DEFAULT_RESULTS / "local" / "overlays" / overlay.slug(args.folders)
+    paths = write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line)
+    wide = table.pivot(index="label", columns="group", values="mean").reindex(
+        index=list(dict.fromkeys(table["label"])), columns=[g.label for g in groups])
+    print(markdown_table(["figure (mean)", *wide.columns],
+                         [[name, *(f"{v:.4f}" for v in row)] for name, row in wide.iterrows()]))
+    for line in statements:
+        print(line)
+    _print_paths(paths)
 
 
 def cmd_report(args) -> None:

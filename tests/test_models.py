@@ -90,8 +90,9 @@ def test_a_misspelt_bn_kernel_setting_is_one_line(monkeypatch, capsys):
 
 
 def test_every_committed_run_resolves_to_its_recorded_fingerprint():
-    """Configs rewritten as families (article_cnn) must resolve to exactly the layers the committed
-    runs trained: every run of every committed experiment, with its variant's --set overrides."""
+    """Configs rewritten (as families, as listed layers, with replace_layers) must resolve to exactly
+    the layers the committed runs trained: every run of every committed experiment, with its
+    variant's --set overrides."""
     import json
 
     from bn_study.config.experiment_spec import load_spec
@@ -111,7 +112,7 @@ def test_every_committed_run_resolves_to_its_recorded_fingerprint():
 
 
 def _family(overrides):
-    return load_config(ROOT / "configs/article_no_bn.yaml", overrides).model
+    return load_config(ROOT / "configs/plain_mlp.yaml", overrides).model
 
 
 @pytest.mark.parametrize("normalizer, position, classes", [
@@ -148,7 +149,7 @@ def test_cnn_family_depth_and_width_and_normalizer_arguments():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["model.family.kind=resnet"], "model.family.kind: expected one of mlp, cnn, article_cnn, got 'resnet'"),
+    (["model.family.kind=resnet"], "model.family.kind: expected one of mlp, cnn, got 'resnet'"),
     (["model.family.normaliser=batch"], "unknown key 'model.family.normaliser' (did you mean 'normalizer'?)"),
     (["model.family.normalizer=batchnorm"], "model.family.normalizer: expected one of none, batch"),
 ])
@@ -159,5 +160,51 @@ def test_family_mistakes_are_one_line(overrides, message):
 
 
 def test_a_family_config_takes_layer_overrides_too():
-    model = load_config(ROOT / "configs/article_bn.yaml", ["model.layers.1.momentum=0.9", "model.family.activation=tanh"]).model
-    assert model.layers[1].args["momentum"] == 0.9 and model.layers[0].args["activation"] == "tanh"
+    model = load_config(ROOT / "configs/plain_mlp.yaml", ["model.layers.2.momentum=0.9", "model.family.activation=tanh",
+                                                          "model.family.normalizer=batch"]).model
+    assert model.layers[2].args["momentum"] == 0.9 and model.layers[1].args["use_bias"] is False
+    assert model.layers[3].args["activation"] == "tanh"
+
+
+def test_the_article_configs_differ_by_the_five_bn_layers():
+    """`diff configs/article_no_bn.yaml configs/article_bn.yaml`: besides the header and the name,
+    five added lines, each a BatchNormalization layer, and no layer changed or removed."""
+    import difflib
+
+    def layer_lines(name):
+        return [line for line in (ROOT / "configs" / name).read_text().splitlines() if line.startswith("    - ")]
+
+    diff = [line for line in difflib.ndiff(layer_lines("article_no_bn.yaml"), layer_lines("article_bn.yaml"))
+            if line[:1] in "+-"]
+    assert diff == ["+     - {class: BatchNormalization}"] * 5
+    assert len(layer_lines("article_no_bn.yaml")) == 7 and len(layer_lines("article_bn.yaml")) == 12
+
+
+@pytest.mark.parametrize("config", ["article_bn.yaml", "article_no_bn.yaml", "article_gn.yaml"])
+def test_a_family_key_on_a_listed_model_is_refused(config):
+    with pytest.raises(UserError) as info:
+        load_config(ROOT / "configs" / config, ["model.family.depth=5"])
+    assert "model.family" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_replace_layers_swaps_every_layer_of_a_class():
+    gn = load_config(ROOT / "configs/article_gn.yaml").model
+    assert [l.class_name for l in gn.layers].count("GroupNormalization") == 5
+    assert "BatchNormalization" not in [l.class_name for l in gn.layers] and gn.replace_layers is None
+    noisy = [l.class_name for l in load_config(ROOT / "configs/covariate_shift_bn_noise.yaml").model.layers]
+    assert noisy[1:3] == ["BatchNormalization", "CovariateShiftNoise"] and len(noisy) == 17
+    # --set reaches a replaced layer, whatever the order on the command line
+    config = load_config(ROOT / "configs/article_bn.yaml",
+                         ["model.layers.1.groups=4", "model.replace_layers={BatchNormalization: [{class: GroupNormalization}]}"])
+    assert config.model.layers[1].args["groups"] == 4
+    for bad, message in ((["model.replace_layers={Dropout: [{class: Flatten}]}"], "no Dropout layer to replace"),
+                         (["model.replace_layers={BatchNormalization: []}"], "a non-empty list of layers")):
+        with pytest.raises(UserError, match=message):
+            load_config(ROOT / "configs/article_bn.yaml", bad)
+
+
+def test_a_dumped_config_has_no_yaml_aliases(tmp_path):
+    from bn_study.config.yamlio import dump_yaml
+
+    text = dump_yaml(load_config(ROOT / "configs/article_bn.yaml").to_raw())
+    assert "&id" not in text and "*id" not in text and text.count("pool_size: [2, 2]") == 2

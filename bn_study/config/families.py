@@ -11,10 +11,6 @@ Kinds:
 - mlp: Flatten, then `depth` hidden Dense(width) layers, then Dense(classes, softmax).
 - cnn: `depth` Conv2D(width, 3x3, 'same') layers, a MaxPooling2D(2) after the first (28x28 -> 14x14
   keeps a 20-layer net affordable on a CPU), GlobalAveragePooling2D, Dense(classes, softmax).
-- article_cnn: the CNN of "Hands-On Guide To Implement Batch Normalization in Deep Learning Models"
-  (Analytics India Magazine): Conv2D(32) MaxPool Conv2D(64) MaxPool Flatten Dense(256) Dense(10),
-  with the normalizer where the article puts BN (after each Conv2D, each MaxPooling2D and the
-  Dense(256)); depth and width do not apply.
 Each normalized hidden layer is layer(activation) -> N ("after_activation", the article's order) or
 layer (without bias) -> N -> Activation ("before_activation", Ioffe & Szegedy's). Normalizers: none, batch
 (Keras' BatchNormalization), fused (FusedBatchNorm), manual (ManualBatchNorm), group
@@ -28,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("mlp", "cnn", "article_cnn")
+KINDS = ("mlp", "cnn")  # the article's CNN lists its layers (configs/article_*.yaml)
 POSITIONS = ("after_activation", "before_activation")
 NORMALIZERS: dict[str, tuple[dict, ...]] = {
     "none": (),
@@ -79,15 +75,10 @@ def expand(family: FamilyConfig) -> list[dict]:
     if family.kind == "mlp":
         return [{"class": "Flatten"}, *[l for _ in range(family.depth)
                                          for l in _hidden({"class": "Dense", "units": family.width}, family)], out]
-    if family.kind == "cnn":
-        layers = []
-        for i in range(family.depth):
-            layers += _hidden({"class": "Conv2D", "filters": family.width, "kernel_size": [3, 3], "padding": "same"},
-                              family)
-            if i == 0:
-                layers.append({"class": "MaxPooling2D", "pool_size": [2, 2]})
-        return [*layers, {"class": "GlobalAveragePooling2D"}, out]
-    pool = {"class": "MaxPooling2D", "pool_size": [2, 2]}
-    return [*_hidden({"class": "Conv2D", "filters": 32, "kernel_size": [3, 3]}, family), pool, *_normalizers(family),
-            *_hidden({"class": "Conv2D", "filters": 64, "kernel_size": [3, 3]}, family), pool, *_normalizers(family),
-            {"class": "Flatten"}, *_hidden({"class": "Dense", "units": 256}, family), out]
+    layers = []  # cnn
+    for i in range(family.depth):
+        layers += _hidden({"class": "Conv2D", "filters": family.width, "kernel_size": [3, 3], "padding": "same"},
+                          family)
+        if i == 0:
+            layers.append({"class": "MaxPooling2D", "pool_size": [2, 2]})
+    return [*layers, {"class": "GlobalAveragePooling2D"}, out]

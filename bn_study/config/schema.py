@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bn_study.config.families import FamilyConfig, expand
 from bn_study.config.validate import (ClassSpec, apply_override, check, drop_unset, from_raw, parse_override,
@@ -43,6 +44,10 @@ class ModelConfig:
     # A network family by its parameters (config/families.py): load_config expands it into `layers`
     # and leaves this null, so a run's config.yaml and fingerprint hold the layers it trained.
     family: FamilyConfig | None = None
+    # {LayerClass: [layers...]}: every layer of that class in `layers` becomes these layers, e.g.
+    # {BatchNormalization: [{class: GroupNormalization, groups: 8}]} turns the article's BN model into
+    # its GroupNorm twin in one key. Applied at load, then left null, as `family` is.
+    replace_layers: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,15 +137,38 @@ class RunConfig:
 
 
 def _expand_family(raw: dict) -> None:
-    """model.family (validated) -> model.layers, in place; family left null."""
+    """model.family (validated) -> model.layers, then model.replace_layers applied, in place; both
+    left null."""
     model = raw.get("model")
-    if not isinstance(model, dict) or model.get("family") is None:
+    if not isinstance(model, dict):
         return
-    if model.get("layers"):
-        raise UserError("model.family: a model takes either layers or a family, not both "
-                        "(a config that extends a family model and lists layers sets family: null)")
-    model["layers"] = expand(from_raw(FamilyConfig, model["family"], "model.family."))
-    model["family"] = None
+    if model.get("family") is not None:
+        if model.get("layers"):
+            raise UserError("model.family: this model lists its layers; a family describes a model without them "
+                            "(e.g. configs/plain_cnn.yaml), and a config that extends a family model and lists "
+                            "layers sets family: null")
+        model["layers"] = expand(from_raw(FamilyConfig, model["family"], "model.family."))
+        model["family"] = None
+    if model.get("replace_layers") is not None:
+        model["layers"] = _replaced(model.get("layers") or [], model["replace_layers"])
+        model["replace_layers"] = None
+
+
+def _replaced(layers: list, replacements) -> list:
+    """`layers` with every layer whose class is a key of `replacements` replaced by that key's layers."""
+    if not isinstance(replacements, dict) or not all(isinstance(v, list) and v for v in replacements.values()):
+        raise UserError("model.replace_layers: expected a mapping from a layer class to a non-empty list of "
+                        "layers, e.g. {BatchNormalization: [{class: GroupNormalization, groups: 8}]}")
+    present = {layer.get("class") for layer in layers if isinstance(layer, dict)}
+    missing = [name for name in replacements if name not in present]
+    if missing:
+        raise UserError(f"model.replace_layers: no {missing[0]} layer to replace; the model's classes: "
+                        f"{', '.join(sorted(c for c in present if c))}")
+    out = []
+    for layer in layers:
+        name = layer.get("class") if isinstance(layer, dict) else None
+        out += [dict(new) for new in replacements[name]] if name in replacements else [layer]
+    return out
 
 
 def _expand_family_reporting(raw: dict, path: Path) -> None:
@@ -157,9 +185,10 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
     parsed = [parse_override(text) for text in overrides]
     # The family's keys first, then its expansion, then the rest: `--set model.family.depth=5` and
     # `--set model.layers.1.momentum=0.9` both work on a family config, in any order.
-    family_first = sorted(parsed, key=lambda kv: not kv[0].startswith("model.family"))
+    model_first = ("model.family", "model.replace_layers")
+    family_first = sorted(parsed, key=lambda kv: not kv[0].startswith(model_first))
     for i, (key, value) in enumerate(family_first):
-        if not key.startswith("model.family") and (i == 0 or family_first[i - 1][0].startswith("model.family")):
+        if not key.startswith(model_first) and (i == 0 or family_first[i - 1][0].startswith(model_first)):
             _expand_family_reporting(raw, path)
         apply_override(raw, key, value, RunConfig)
     if seed is not None:

@@ -81,5 +81,14 @@ def read_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     return _merge(base, raw)
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value used twice twice, never as an anchor and alias (&id001 / *id001): a run's
+    config.yaml reads as the config a user would write."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    """YAML as a config file writes it: keys in order, short lists inline, no aliases."""
+    return yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, default_flow_style=None, width=100)

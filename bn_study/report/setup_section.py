@@ -53,10 +53,21 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
     wall = sum(r.run.get("total_seconds", 0) for r in runs)
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
               *device_lines(runs),
+              *reused_lines(runs),
               f"- Training time of all runs, summed: {wall / 60:.1f} min",
               *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs),
                               min((r.run["started"] for r in runs if "started" in r.run), default=None)), ""]
     return "\n".join(lines)
+
+
+def reused_lines(runs: list[RunRecord]) -> list[str]:
+    """Runs copied from another folder instead of trained again (run/reuse.py), and from where."""
+    reused = [r for r in runs if "reused_from" in r.run]
+    if not reused:
+        return []
+    sources = ", ".join(f"{r.variant}/seed-{r.seed} ← {r.run['reused_from']['path']}" for r in reused)
+    return [f"- Reused: {len(reused)} of these runs were not trained here but copied from a complete run with the "
+            f"same config and seed (their run.json names source, commit and machine): {sources}"]
 
 
 def device_lines(runs: list[RunRecord]) -> list[str]:

@@ -57,8 +57,9 @@ def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[in
 
 
 def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
-                   engine: Engine = Engine()) -> Counter:
-    """Train every variant x seed not yet complete; returns a count per final status.
+                   engine: Engine = Engine(), reuse_from: Path | None = None) -> Counter:
+    """Train every variant x seed not yet complete (copying, with `reuse_from`, a complete run of the
+    same config and seed found under that folder instead); returns a count per final status.
 
     One run after another in this process by default; N at once in spawned processes
     (engine.jobs > 1, pool.py) or as Ray tasks (engine.name == 'ray', ray_engine.py).
@@ -74,7 +75,7 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
         results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
         _record_shrinking(experiment, out)
         variants = tuple(v.name for v in experiment.spec.all_variants)
-        jobs, skipped = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log)
+        jobs, skipped, reused = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log, reuse_from)
         data = {}
         for job in jobs:  # verified once here, whatever the engine
             if _data_key(job.config) not in data:
@@ -89,6 +90,8 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
             counts = _run_here(experiment, jobs, data, verbose, log)
     if skipped:
         counts["skipped"] = skipped
+    if reused:
+        counts["reused"] = reused
     return counts
 
 
@@ -122,30 +125,34 @@ def _run_here(experiment: Experiment, jobs: list[Job], data: dict, verbose, log)
 
 def record_command(out: Path, command_line: str, engine: Engine, counts: Counter, wall_seconds: float) -> None:
     """Append the command's wall time to out/commands.csv when it trained (the report quotes it)."""
-    if not set(counts) - {"skipped"}:
+    if not set(counts) - {"skipped", "reused"}:
         return
     results.append_row(out / results.COMMANDS_FILE, {
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command_line,
         "engine": engine.name, "jobs": engine.jobs or (1 if engine.name == "local" else "all"),
-        **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped")},
+        **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped", "reused")},
         "wall_s": round(wall_seconds, 1)})
 
 
 def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_line: str,
-                   verbose="auto", log=print) -> Counter:
+                   verbose="auto", log=print, reuse_from: Path | None = None) -> Counter:
     """`bn-study experiment`: train what is missing, record the command, then the statistics stage,
     plots and report from the files; UserError at the end if a run did not complete."""
     from bn_study.report.experiment_report import write_reports
     from bn_study.report.plots import draw_plots
+    from bn_study.report.run_figure import RUN_FIGURE, draw_run_figure, needs_figure
     from bn_study.stats.stage import make_statistics
 
     started = time.perf_counter()
-    counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine)
+    counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine, reuse_from=reuse_from)
     trained_in = time.perf_counter() - started
     log(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
         + f" ({trained_in / 60:.1f} min)")
     record_command(out, command_line, engine, counts, trained_in)
     runs, statistics, paths = make_statistics(out)
+    figures = [draw_run_figure(run) for run in runs.runs if needs_figure(run)]  # each run's own figure
+    if figures:
+        log(f"wrote {len(figures)} run figure(s): <run folder>/{RUN_FIGURE}")
     for path in [*paths, *draw_plots(runs, statistics), *write_reports(runs, statistics)]:
         log(f"wrote {path}")
     log(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, statistics, plots and report)")

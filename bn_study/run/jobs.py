@@ -83,11 +83,15 @@ def make_engine(name: str = "local", jobs: int | None = None, threads: int | Non
 
 
 def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[str, RunConfig], out: Path,
-              log=print) -> tuple[list[Job], int]:
+              log=print, reuse_from: Path | None = None) -> tuple[list[Job], int, int]:
     """Every variant x seed, seed by seed (so partial results stay paired), minus the runs already
-    final with the same config; returns (jobs to train, number skipped)."""
+    final with the same config and, with `reuse_from`, minus those copied from a complete run with the
+    same fingerprint found under it (run/reuse.py); returns (jobs to train, skipped, reused)."""
+    from bn_study.run.reuse import complete_runs, reuse_run
+
     pairs = [(variant, seed) for seed in seeds for variant in variants]
-    jobs, skipped = [], 0
+    sources = complete_runs(reuse_from, exclude=out) if reuse_from is not None and Path(reuse_from).is_dir() else {}
+    jobs, skipped, reused = [], 0, 0
     for i, (variant, seed) in enumerate(pairs, 1):
         config = configs[variant].with_seed(seed)
         run_dir = Path(out) / variant / f"seed-{seed}"
@@ -97,8 +101,15 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
                 log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: {previous['status']}, skipped")
                 skipped += 1
                 continue
+        elif not (run_dir / results.RUN_FILE).exists() and sources.get(config.fingerprint()):
+            source = sources[config.fingerprint()][0]
+            reuse_run(source, run_dir)
+            log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: reused {source} (same config and seed; "
+                "--no-reuse trains it instead)")
+            reused += 1
+            continue
         jobs.append(Job(i, len(pairs), variant, seed, config, run_dir))
-    return jobs, skipped
+    return jobs, skipped, reused
 
 
 def longest_first(jobs: list[Job]) -> list[Job]:

@@ -5,7 +5,7 @@ import hashlib
 from pathlib import Path
 
 from bn_study.config.schema import load_config
-from bn_study.results import METRICS_FILE, read_json
+from bn_study.results import METRICS_FILE, read_json, read_run
 from bn_study.train.threads import configure_threads
 
 RUNS_DIR = Path("results") / "runs"
@@ -37,5 +37,9 @@ def run_one(config_path: Path, overrides: list[str], seed: int | None, out: Path
     images = load_dataset(config.data.path, config.data.dataset)
     status = train_run(config, out, images, variant=Path(config_path).stem, verbose=verbose)
     metrics = out / METRICS_FILE
-    accuracy = f", test accuracy {read_json(metrics)['test_accuracy']:.4f}" if metrics.is_file() else ""
-    return f"{out}: {status}{accuracy}"
+    if not metrics.is_file():
+        return f"{out}: {status}"
+    from bn_study.report.run_figure import draw_run_figure
+
+    figure = draw_run_figure(read_run(out))
+    return f"{out}: {status}, test accuracy {read_json(metrics)['test_accuracy']:.4f}; figure {figure}"

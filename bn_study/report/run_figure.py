@@ -1,0 +1,36 @@
+"""Every run's own figure, as the article draws it and one panel more: training and validation
+accuracy (left) and loss (right) by epoch, from the run folder's history.csv alone."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bn_study.report.figures import integer_epochs, plt, save_figure
+from bn_study.results import HISTORY_FILE, RunRecord
+
+RUN_FIGURE = "figure.png"
+
+
+def draw_run_figure(run: RunRecord) -> Path:
+    """<run folder>/figure.png; the path."""
+    history = run.history
+    epochs = history["epoch"].to_numpy() + 1  # CSVLogger's epochs are 0-based
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("accuracy", "loss")):
+        ax.plot(epochs, history[metric], label="training", marker="o", ms=3)
+        ax.plot(epochs, history[f"val_{metric}"], label="validation", marker="o", ms=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        integer_epochs(ax)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right" if metric == "accuracy" else "upper right")
+    axes[1].set_yscale("log")
+    test = run.metrics.get("test_accuracy")
+    fig.suptitle(f"{run.variant}, seed {run.seed}" + (f": test accuracy {test:.4f}" if test is not None else ""),
+                 fontsize=11)
+    return save_figure(fig, Path(run.directory) / RUN_FIGURE)
+
+
+def needs_figure(run: RunRecord) -> bool:
+    """A complete run whose figure is missing or older than its history."""
+    figure, history = Path(run.directory) / RUN_FIGURE, Path(run.directory) / HISTORY_FILE
+    return run.complete and (not figure.is_file() or figure.stat().st_mtime < history.stat().st_mtime)

@@ -1,0 +1,147 @@
+"""Any runs side by side (`bn-study plot RUN VARIANT EXPERIMENT ...`): the folders named resolved
+into groups of complete runs, each group's figures over its seeds, and where a single run falls in
+the spread of a group of several seeds (its rank and the group's 95% prediction interval)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bn_study.config.experiment_spec import SPEC_FILE, load_spec
+from bn_study.errors import UserError
+from bn_study.results import COMPLETE, RUN_FILE, RunRecord, read_run
+from bn_study.stats.aggregate import curves_table
+from bn_study.stats.labels import label
+from bn_study.stats.summary import summarize_run
+
+SPREAD_FIGURES = ("test_accuracy", "best_val_accuracy", "final_val_accuracy")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs drawn as one line (one run) or one band (several seeds)."""
+
+    label: str
+    runs: tuple[RunRecord, ...]
+
+    @property
+    def dataset(self) -> str:
+        return self.runs[0].config["data"]["dataset"]
+
+
+def _read(directory: Path) -> RunRecord:
+    """A run folder read back; UserError in one line when a file is damaged."""
+    try:
+        run = read_run(directory)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, pd.errors.ParserError) as e:
+        raise UserError(f"{directory}: damaged run folder ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
+                        "rerun the command that made it") from None
+    missing = {"epoch", "accuracy", "val_accuracy", "loss", "val_loss"} - set(run.history.columns)
+    if run.complete and missing:
+        raise UserError(f"{directory}: history.csv has no {', '.join(sorted(missing))} column; rerun the command "
+                        "that made it")
+    return run
+
+
+def _complete(directory: Path, runs: list[RunRecord]) -> list[RunRecord]:
+    done = [r for r in runs if r.complete]
+    if not done:
+        raise UserError(f"{directory}: no complete run (statuses: {', '.join(sorted({str(r.run.get('status')) for r in runs}))})")
+    return done
+
+
+def resolve(paths: list[Path]) -> list[Group]:
+    """Each folder as groups: a run folder (run.json) is one run, a variant folder (seed-*/run.json)
+    its complete seeds, an experiment folder (experiment.yaml) one group per variant."""
+    groups = []
+    for path in map(Path, paths):
+        if (path / RUN_FILE).is_file():
+            run = _read(path)
+            if run.run.get("status") != COMPLETE:
+                raise UserError(f"{path}: the run is {run.run.get('status')}, not complete; finish it with the "
+                                "command that started it")
+            groups.append(Group(str(path), (run,)))
+        elif (path / SPEC_FILE).is_file():
+            for variant in load_spec(path / SPEC_FILE).all_variants:
+                seeds = sorted((path / variant.name).glob(f"seed-*/{RUN_FILE}"))
+                if seeds:
+                    groups.append(Group(f"{path}/{variant.name}",
+                                        tuple(_complete(path / variant.name, [_read(s.parent) for s in seeds]))))
+        elif seeds := sorted(path.glob(f"seed-*/{RUN_FILE}")):
+            groups.append(Group(str(path), tuple(_complete(path, [_read(s.parent) for s in seeds]))))
+        else:
+            raise UserError(f"{path}: not a run folder ({RUN_FILE}), a variant folder (seed-*/{RUN_FILE}) or an "
+                            f"experiment folder ({SPEC_FILE})" + ("" if path.exists() else ": no such folder"))
+    datasets = {g.dataset for g in groups}
+    if len(datasets) > 1:
+        by = "; ".join(f"{g.label}: {g.dataset}" for g in groups)
+        raise UserError(f"runs of different data sets cannot share a figure ({by}); overlay one data set at a time")
+    return groups
+
+
+def group_curves(groups: list[Group]) -> pd.DataFrame:
+    """curves.csv's bands with one 'variant' per group (its label)."""
+    return curves_table([dataclasses.replace(r, variant=g.label) for g in groups for r in g.runs])
+
+
+def group_table(groups: list[Group], thresholds: tuple[float, ...]) -> pd.DataFrame:
+    """One row per group and figure: n, mean, std, and each run's value."""
+    rows = []
+    figures = [*SPREAD_FIGURES, *(f"epochs_to_val_{t:g}" for t in thresholds)]
+    for g in groups:
+        summary = pd.DataFrame([summarize_run(r, thresholds) for r in g.runs])
+        for figure in figures:
+            values = summary[figure].astype(float)
+            reached = values.dropna()
+            rows.append({"group": g.label, "figure": figure, "label": label(figure), "runs": len(values),
+                         "n": len(reached), "mean": reached.mean() if len(reached) else np.nan,
+                         "std": reached.std(ddof=1) if len(reached) > 1 else np.nan,
+                         "values": " ".join(f"{v:.6g}" for v in values)})
+    return pd.DataFrame(rows)
+
+
+def prediction_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Where one more run of the same kind falls with probability `level` (Student t, n - 1 df)."""
+    n, mean, std = len(values), values.mean(), values.std(ddof=1)
+    half = stats.t.ppf(0.5 + level / 2, df=n - 1) * std * np.sqrt(1 + 1 / n)
+    return mean - half, mean + half
+
+
+def _rank(value: float, reference: np.ndarray) -> str:
+    n, above, below = len(reference), int((value > reference).sum()), int((value < reference).sum())
+    if above == n:
+        return f"above all {n} reference seeds"
+    if below == n:
+        return f"below all {n} reference seeds"
+    equal = n - above - below
+    return f"above {above}, below {below}" + (f", equal to {equal}" if equal else "") + f" of the {n} reference seeds"
+
+
+def spread_statements(groups: list[Group]) -> list[str]:
+    """For every single run against every group of several seeds: where it falls, figure by figure."""
+    lines = []
+    for single in (g for g in groups if len(g.runs) == 1):
+        mine = summarize_run(single.runs[0], ())
+        for reference in (g for g in groups if len(g.runs) > 1):
+            theirs = pd.DataFrame([summarize_run(r, ()) for r in reference.runs])
+            parts = []
+            for figure in SPREAD_FIGURES:
+                values = theirs[figure].astype(float).dropna().to_numpy()
+                low, high = prediction_interval(values)
+                parts.append(f"{label(figure)} {mine[figure]:.4f}: {_rank(mine[figure], values)}; 95% prediction "
+                             f"interval of the reference [{low:.4f}, {high:.4f}]")
+            lines.append(f"{single.label} against {reference.label}: " + "; ".join(parts))
+    return lines
+
+
+def slug(paths: list[Path]) -> str:
+    """A folder name for an overlay of these inputs."""
+    text = "+".join(re.sub(r"[^\w.=-]+", "_", str(Path(p)).removeprefix("results/")) for p in paths)
+    return text if len(text) <= 100 else text[:87] + "-" + hashlib.sha256(text.encode()).hexdigest()[:12]
