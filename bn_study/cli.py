@@ -311,7 +311,7 @@ def cmd_compare(args) -> None:
 def cmd_site(args) -> None:
     from bn_study.report.site import write_site
 
-    print(f"wrote {write_site(args.results)}")
+    _print_paths(write_site(args.results))
 
 
 def cmd_docs(args) -> None:

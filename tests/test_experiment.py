@@ -184,3 +184,77 @@ def test_paired_sweep_keys_follow_the_swept_value(tmp_path):
     with pytest.raises(UserError, match=r"bad.yaml: grid.sweep.0.paired.train.steps_per_execution: 3 values for the 4 "
                                         r"of train.batch_size; give one per value"):
         load_spec(bad)
+
+
+def test_try_a_variant_as_the_readme_walks_through_it(results_dir, tmp_path, capsys):
+    """README, "Try a variant": copy a config and edit it, `run` it (a figure beside the test
+    accuracy), then `plot` it beside a reference's seeds (a band per variant, a table, its rank)."""
+    mine = tmp_path / "my_bn.yaml"
+    text = (ROOT / "configs/article_bn.yaml").read_text().replace("extends: base.yaml", f"extends: {ROOT}/configs/base.yaml")
+    mine.write_text(text.replace("- {class: BatchNormalization}", "- {class: BatchNormalization, momentum: 0.9}", 1))
+    sets = [a for s in SHRINK for a in ("--set", s)]
+    run_dir = tmp_path / "runs/my_bn/seed-0"
+    assert main(["run", str(mine), "--seed", "0", *sets, "--out", str(run_dir)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(rf"{run_dir}: complete, test accuracy 0\.\d{{4}}; figure {run_dir}/figure\.png", line)
+    assert (run_dir / "figure.png").stat().st_size > 10_000
+    out = tmp_path / "overlay"
+    assert main(["plot", str(run_dir), str(results_dir / "bn"), str(results_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    page = (out / "overlay.md").read_text()
+    # the variant folder given and the experiment's variants, the one named twice counted once
+    assert f"| figure (mean ± std over runs) | {run_dir} | {results_dir / 'bn'} | {results_dir}/no_bn |" in page
+    assert re.search(rf"{run_dir} against {results_dir / 'bn'}: test accuracy 0\.\d{{4}}: (above|below) .*2 reference "
+                     r"seeds; 95% prediction interval of the reference \[", page)
+    assert "epochs to validation accuracy 0.99" in page and f"wrote {out}/overlay.png" in printed
+    table = pd.read_csv(out / "overlay.csv")
+    reference = table[(table["group"] == str(results_dir / "bn")) & (table["figure"] == "test_accuracy")].iloc[0]
+    summary = pd.read_csv(results_dir / "summary.csv")
+    assert reference["mean"] == pytest.approx(summary.loc[summary["variant"] == "bn", "test_accuracy"].mean())
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("not_a_run", "not a run folder (run.json), a variant folder (seed-*/run.json) or an experiment folder"),
+    ("history", "damaged run folder"),
+    ("no_history_columns", "history.csv has no accuracy"),
+    ("other_data", "runs of different data sets cannot share a figure"),
+])
+def test_overlay_refuses_bad_input_in_one_line_and_writes_nothing(results_dir, tmp_path, capsys, damage, message):
+    run = shutil.copytree(results_dir / "bn/seed-0", tmp_path / "run")
+    if damage == "not_a_run":
+        run = tmp_path / "empty"
+        run.mkdir()
+    elif damage == "history":
+        (run / "history.csv").write_bytes(b"epoch,loss\n0,\"1\n")  # an unterminated quote
+    elif damage == "no_history_columns":
+        (run / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    else:
+        (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("mnist_fixture", "fashion_mnist_fixture"))
+    out = tmp_path / "overlay"
+    assert main(["plot", str(run), str(results_dir / "bn"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_run_of_the_same_config_and_seed_is_reused_not_trained(results_dir, tmp_path):
+    """The momentum example of docs/usage.md, shrunk: the article's BN runs exist (same config and
+    seed), so only the new variant trains; with reuse off, both do."""
+    spec = tmp_path / "momentum.yaml"
+    spec.write_text(f"""\
+name: momentum
+variants:
+  - {{name: bn, config: {ROOT}/configs/article_bn.yaml}}
+  - {{name: bn_momentum09, config: {ROOT}/configs/article_bn.yaml, set: [model.layers.1.momentum=0.9]}}
+seeds: [0, 1]
+""")
+    experiment = load_experiment(spec, SHRINK)
+    out = tmp_path / "out"
+    counts = run_experiment(experiment, out, verbose=0, log=lambda m: None, reuse_from=results_dir.parent)
+    assert counts == {"complete": 2, "reused": 2}
+    record = json.loads((out / "bn/seed-1/run.json").read_text())
+    assert record["reused_from"]["path"] == str(results_dir / "bn/seed-1") and record["reused_from"]["commit"]
+    assert (out / "bn/seed-1/history.csv").read_bytes() == (results_dir / "bn/seed-1/history.csv").read_bytes()
+    stats_plots_report(out)
+    assert "- Reused: 2 of these runs were not trained here" in (out / "REPORT.md").read_text()
+    assert run_experiment(experiment, tmp_path / "again", verbose=0, log=lambda m: None) == {"complete": 4}

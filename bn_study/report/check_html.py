@@ -73,9 +73,10 @@ def check_page(page: Path, screenshot: Path, browser: str) -> list[str]:
 
 
 def default_pages(results_root: Path) -> list[Path]:
-    """results/index.html and every REPORT.html and COMPARE.html under results/."""
+    """results/index.html and every REPORT.html, COMPARE.html and speed measurement's README.html under results/."""
     pages = [results_root / "index.html"] if (results_root / "index.html").is_file() else []
-    return pages + sorted(results_root.glob("**/REPORT.html")) + sorted(results_root.glob("**/COMPARE.html"))
+    return pages + sorted(results_root.glob("**/REPORT.html")) + sorted(results_root.glob("**/COMPARE.html")) + sorted(
+        results_root.glob("*/README.html"))
 
 
 def check_pages(pages: list[Path], screenshots: Path, log=print) -> int:

@@ -16,13 +16,15 @@ from bn_study.config.schema import BN_LAYER_CLASSES
 from bn_study.report.html_page import to_html
 from bn_study.report.probe_report import probe_section
 from bn_study.report.setup_section import setup_section
-from bn_study.report.tables import markdown_table, steps_section, sweep_section
+from bn_study.report.tables import grid_representatives, markdown_table, steps_section, sweep_section
 from bn_study.results import SHRUNK_FILE, RunRecord, read_json, write_text
-from bn_study.stats.files import ExperimentRuns, Statistics, finite
+from bn_study.config.experiment_spec import SPEC_FILE
+from bn_study.stats.files import STATISTICS_FILES, ExperimentRuns, Statistics, finite
 from bn_study.stats.labels import REPORT_FIGURES, label
 from bn_study.stats.rules import ALPHA, CLAIM_RULES, HOLM_RULES
 
 REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
+INDEX_HTML = "index.html"  # results/index.html (report/site.py), one folder up
 # The claims' `source` labels.
 SOURCES = ("Sources quoted: **AIM**, \"Hands-On Guide To Implement Batch Normalization in Deep Learning Models\", "
            "Analytics India Magazine (the experiment reproduced); **Pal**, \"From Theory to Practice: Implementing "
@@ -144,6 +146,21 @@ def shrunk_note(results_dir: Path) -> str:
             f"the experiment file's settings: a check that the pipeline runs, whose numbers say nothing about BN.")
 
 
+def files_line(experiment: ExperimentRuns) -> str:
+    """Links back: the index of all results (when this folder is one of its rows), the experiment as
+    run, the statistics files, and each described model's config and history (its first seed)."""
+    results_dir, spec = experiment.directory, experiment.spec
+    links = [f"[all results](../{INDEX_HTML})"] if (results_dir.parent / INDEX_HTML).is_file() else []
+    links += [f"[{name}]({name})" for name in (SPEC_FILE, *STATISTICS_FILES) if (results_dir / name).is_file()]
+    described = [v.name for v in spec.variants] or grid_representatives(spec)
+    for variant in described:
+        run = next((r for r in sorted(experiment.complete, key=lambda r: r.seed) if r.variant == variant), None)
+        if run is not None:
+            folder = f"{variant}/seed-{run.seed}"
+            links.append(f"{variant}: [config]({folder}/config.yaml), [history]({folder}/history.csv)")
+    return "Files: " + " · ".join(links)
+
+
 def render_markdown(experiment: ExperimentRuns, statistics: Statistics) -> str:
     """REPORT.md's text from the experiment's runs and statistics files."""
     results_dir, spec, variants = experiment.directory, experiment.spec, experiment.variants
@@ -157,6 +174,7 @@ def render_markdown(experiment: ExperimentRuns, statistics: Statistics) -> str:
             *([f"**Question.** {spec.question}", ""] if spec.question else []),
             f"Written by `bn-study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
+            files_line(experiment), "",
             f"Complete runs: {len(runs)} of {expected} ({len(variants)} variants × {len(spec.seeds)} seeds)"
             + (f", diverged: {len(diverged)}" if diverged else "")
             + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]

@@ -1,13 +1,15 @@
 """Markdown to one self-contained, styled HTML page: the reports, the comparison and the site index.
 
 Offline by construction: no fonts, scripts or styles are fetched, and every PNG the Markdown
-links is inlined as a data URI, so a page mailed or opened from a USB stick shows everything.
+links is inlined as a data URI, so a page mailed or opened from a USB stick shows everything; a
+click on a figure opens its PNG file at full resolution (beside the page, in the results folder).
 """
 from __future__ import annotations
 
 import base64
 import html
 import re
+import xml.etree.ElementTree as etree
 from pathlib import Path
 
 import markdown
@@ -53,11 +55,19 @@ class _OfflinePage(Treeprocessor):
         self.base_dir = base_dir
 
     def run(self, root) -> None:
-        for image in root.iter("img"):
-            source = image.get("src", "")
-            if source.endswith(".png") and not source.startswith("data:"):
+        for parent in list(root.iter()):
+            for position, image in enumerate(list(parent)):
+                source = image.get("src", "")
+                if image.tag != "img" or not source.endswith(".png") or source.startswith("data:"):
+                    continue
                 data = base64.b64encode((self.base_dir / source).read_bytes()).decode()
                 image.set("src", f"data:image/png;base64,{data}")
+                if parent.tag != "a":  # the figure opens at full size: its file, beside the page
+                    link = etree.Element("a", {"href": source, "title": "open the figure at full size"})
+                    link.tail, image.tail = image.tail, None
+                    parent.remove(image)
+                    link.append(image)
+                    parent.insert(position, link)
         for cell in root.iter("td"):
             text = "".join(cell.itertext()).strip()
             verdict = next((v for v in VERDICTS if text.lower().startswith(v)), None)

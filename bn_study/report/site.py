@@ -19,13 +19,13 @@ from PIL import Image
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.report.html_page import to_html
-from bn_study.report.experiment_report import REPORT_HTML
+from bn_study.report.experiment_report import INDEX_HTML, REPORT_HTML
 from bn_study.report.tables import markdown_table
 from bn_study.results import SHRUNK_FILE, write_text
 from bn_study.stats.files import SUMMARY_FILE, read_aggregate, read_claims, read_summary
 from bn_study.stats.rules import VERDICTS
 
-INDEX_HTML = "index.html"
+MEASUREMENT_HTML = "README.html"  # beside each speed measurement's README.md
 # The figure that best shows each kind of experiment, first match wins.
 THUMBNAILS = ("plots/effect_map.png", "plots/landscape.png", "plots/mean_curves.png", "plots/test_accuracy_by_step.png", "plots/sweep_test_accuracy.png",
               "plots/article_figure_bn.png", "plots/compare_accuracy.png")
@@ -65,9 +65,10 @@ def experiment_row(results_dir: Path) -> list[str]:
     thumb = next((results_dir / t for t in THUMBNAILS if (results_dir / t).is_file()), None)
     report = results_dir / REPORT_HTML
     link = f"{results_dir.name}/{REPORT_HTML}"
-    image = f'<img src="{thumbnail_uri(thumb)}" alt="{results_dir.name}" width="240">' if thumb else ""
-    name, figure = (f"[{spec.name}]({link})", f'<a href="{link}">{image}</a>') if report.is_file() else (
-        f"{spec.name} (no report yet)", image)
+    # A click on the thumbnail opens the figure itself at full resolution; the name opens the report.
+    figure = (f'<a href="{results_dir.name}/{thumb.relative_to(results_dir)}" title="open the figure at full size">'
+              f'<img src="{thumbnail_uri(thumb)}" alt="{results_dir.name}" width="320"></a>') if thumb else ""
+    name = f"[{spec.name}]({link})" if report.is_file() else f"{spec.name} (no report yet)"
     if (results_dir / SHRUNK_FILE).is_file():
         name += " (shrunk smoke run)"
     return [name, spec.question,
@@ -100,7 +101,7 @@ def render(results_root: Path) -> str:
     ignored = git_ignored(folders)
     folders = [p for p in folders if p not in ignored]
     experiments = [p for p in folders if (p / SPEC_FILE).is_file()]
-    measurements = [p for p in folders if not (p / SPEC_FILE).is_file() and (p / "README.md").is_file()]
+    measurements = measurement_folders(results_root)
     rows = [experiment_row(p) for p in experiments]
     lines = ["# bn_study results", "",
              "Written by `bn-study site` from the result folders below (scratch folders that git ignores, "
@@ -109,13 +110,33 @@ def render(results_root: Path) -> str:
              "verdict rules are in each report.", "", "## Experiments", "",
              markdown_table(["experiment", "question", "complete runs", "mean test accuracy", "claims", "figure"], rows),
              "", "## Measurements of speed", "",
-             *[f"- [{p.name}]({p.name}/README.md): {_title(p / 'README.md')}" for p in measurements], ""]
+             *[f"- [{p.name}]({p.name}/{MEASUREMENT_HTML}): {_title(p / 'README.md')}" for p in measurements], ""]
     return "\n".join(lines)
 
 
-def write_site(results_root: Path = Path("results")) -> Path:
-    """results/index.html."""
+def measurement_folders(results_root: Path) -> list[Path]:
+    """The committed folders of speed measurements: a README.md and no experiment.yaml."""
+    folders = sorted(p for p in results_root.iterdir() if p.is_dir())
+    ignored = git_ignored(folders)
+    return [p for p in folders if p not in ignored and not (p / SPEC_FILE).is_file() and (p / "README.md").is_file()]
+
+
+def write_measurement_pages(results_root: Path) -> list[Path]:
+    """Each speed measurement's README.md as a page like the reports (README.html), linking back."""
+    pages = []
+    for folder in measurement_folders(results_root):
+        text = (folder / "README.md").read_text()
+        first, _, rest = text.partition("\n")
+        back = f"[All results](../{INDEX_HTML}) · the same page as [Markdown](README.md)"
+        write_text(folder / MEASUREMENT_HTML, to_html(f"{first}\n\n{back}\n{rest}", folder, f"bn_study: {folder.name}"))
+        pages.append(folder / MEASUREMENT_HTML)
+    return pages
+
+
+def write_site(results_root: Path = Path("results")) -> list[Path]:
+    """results/index.html and each speed measurement's README.html."""
     results_root = Path(results_root)
     path = results_root / INDEX_HTML
+    pages = write_measurement_pages(results_root)
     write_text(path, to_html(render(results_root), results_root, "bn_study results", toc=False))
-    return path
+    return [path, *pages]

@@ -79,6 +79,10 @@ def resolve(paths: list[Path]) -> list[Group]:
         else:
             raise UserError(f"{path}: not a run folder ({RUN_FILE}), a variant folder (seed-*/{RUN_FILE}) or an "
                             f"experiment folder ({SPEC_FILE})" + ("" if path.exists() else ": no such folder"))
+    unique: dict[str, Group] = {}
+    for group in groups:  # a folder named twice (itself, and inside an experiment) counts once
+        unique.setdefault(group.label, group)
+    groups = list(unique.values())
     datasets = {g.dataset for g in groups}
     if len(datasets) > 1:
         by = "; ".join(f"{g.label}: {g.dataset}" for g in groups)
