@@ -12,7 +12,7 @@ RESULTS := results/article
 # make reproduce JOBS=1 trains one run after another with all cores.
 JOBS ?= 2
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow plots site check-html bench bench-bn bench-threads profile bench-parallel
+.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html bench bench-bn bench-threads profile bench-parallel
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -69,9 +69,14 @@ test-onednn-flipped: install
 test-slow: install
 	$(PY) -m pytest -q --durations=12 -n $(TEST_WORKERS) --dist load -m slow tests
 
+# Every run folder and every experiment's statistics under results/ against what they recorded.
+verify: install
+	$(PY) -m bn_study verify results
+
 plots: install
 	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do [ -d $$dir ] || continue; \
 		$(PY) -m bn_study stats $$dir && $(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
+	$(PY) -m bn_study verify results
 	$(PY) -m bn_study article-figure $(RESULTS) --out results/article_figure.png
 	$(PY) -m bn_study article-figure $(RESULTS) results/article_fashion --out results/article_datasets.png
 	$(PY) -m bn_study docs

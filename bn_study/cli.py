@@ -124,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
                                      "curves) from its run folders")
     p.add_argument("results_dir", type=Path)
 
+    p = _command(sub, cmd_verify, help="check every run folder and every experiment's statistics against what they "
+                                      "recorded; one line per problem, non-zero exit when anything is damaged")
+    p.add_argument("roots", type=Path, nargs="*", default=[DEFAULT_RESULTS], metavar="RESULTS",
+                   help="results folders, experiment folders or run folders (default results)")
+    p.add_argument("--record", action="store_true", help="first record the files of finished runs made before "
+                                                         "run.json kept them (marked as recorded afterwards)")
+
     p = _command(sub, cmd_plot, help="one experiment folder: redraw its plots from its run folders and statistics "
                                     "files; any other mix of run, variant (all its seeds) and experiment folders: "
                                     "overlay them on one figure with a table and where a single run falls")
@@ -247,19 +254,41 @@ def _print_paths(paths) -> None:
         print(f"wrote {path}")
 
 
+def cmd_verify(args) -> None:
+    from bn_study.stats.verify import record_missing_files, verify
+
+    if args.record:
+        print(f"verify: recorded the files of {record_missing_files(args.roots)} finished run(s) that had none")
+    lines, checked = verify(args.roots)
+    for line in lines:
+        print(line)
+    if lines:
+        raise UserError(f"verify: {len(lines)} problem(s) in {checked} run folders and experiments checked")
+    print(f"verify: {checked} run folders and experiments checked, no problem found")
+
+
+def _say_damaged(experiment) -> None:
+    from bn_study.results import damaged_line
+
+    for run in experiment.damaged:
+        print(f"bn_study: warning: {damaged_line(run)}", file=sys.stderr)
+
+
 def cmd_stats(args) -> None:
     from bn_study.stats.stage import make_statistics
 
-    _print_paths(make_statistics(args.results_dir)[2])
+    experiment, _, paths = make_statistics(args.results_dir)
+    _say_damaged(experiment)
+    _print_paths(paths)
 
 
 def _experiment_and_statistics(results_dir: Path):
     """A view's input: the experiment read once and its statistics files (UserError naming `bn-study
-    stats` when they were not written)."""
-    from bn_study.stats.files import read_experiment
-    from bn_study.stats.files import read_statistics
+    stats` when they were not written); each damaged run named in one line."""
+    from bn_study.stats.files import read_experiment, read_statistics
 
     experiment = read_experiment(results_dir)
+    _say_damaged(experiment)
     return experiment, read_statistics(experiment)
 
 

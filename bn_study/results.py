@@ -1,12 +1,18 @@
-"""The files of a run directory: atomic writes, run.json status, the one-writer lock, reading back.
+"""The files of a run directory: atomic writes, run.json status, the one-writer lock, reading back,
+and checking them.
 
 results/<experiment>/<variant>/seed-<k>/ holds config.yaml, run.json, history.csv, metrics.json
 (and, while a run is unfinished, backup/ for Keras' BackupAndRestore). Plots and reports read
-only these files.
+only these files. When a run finishes, run.json records the size and SHA-256 of each data file it
+wrote (`files`); every reader checks them (run_problems), and a run whose files do not match, or
+cannot be read, counts as damaged: never complete, left out of every statistic, and retrained by
+the command that made it.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +36,10 @@ STEP_LOSS_FILE = "step_loss.csv"  # train.step_loss: each step's training loss (
 TENSORBOARD_DIR = "tensorboard"  # train.tensorboard: Keras' TensorBoard event files
 COMPLETE, DIVERGED = "complete", "diverged"
 FINAL = (COMPLETE, DIVERGED)  # a rerun would give the same: never retrained
+DAMAGED = "damaged"  # a finished run whose files no longer match what it recorded, or cannot be read
+FILES_KEY = "files"  # run.json: {name: {bytes, sha256}} of each data file, recorded when the run finished
+# The files a run's numbers come from (figures are redrawn from them, so not recorded).
+DATA_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, STEPS_FILE, PROBE_FILE, LANDSCAPE_FILE, STEP_LOSS_FILE)
 
 
 @contextlib.contextmanager
@@ -132,6 +142,42 @@ def unpack_run(files: dict[str, bytes], directory: Path) -> None:
         shutil.rmtree(directory / BACKUP_DIR, ignore_errors=True)
 
 
+def file_facts(path: Path) -> dict:
+    """{bytes, sha256} of one file."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"bytes": Path(path).stat().st_size, "sha256": digest}
+
+
+def record_files(directory: Path) -> dict:
+    """run.json's `files`: size and SHA-256 of each data file the run wrote."""
+    return {name: file_facts(Path(directory) / name) for name in DATA_FILES if (Path(directory) / name).is_file()}
+
+
+def run_problems(directory: Path, record: dict) -> list[str]:
+    """What is wrong with a finished run's files, one phrase each (empty: nothing found).
+
+    Recorded files must be there with their size and hash; a complete run needs its history (one
+    row per epoch of its config) and metrics.json; every CSV and JSON must parse."""
+    directory, problems = Path(directory), []
+    for name, facts in (record.get(FILES_KEY) or {}).items():
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != facts.get("bytes") or file_facts(path)["sha256"] != facts.get("sha256"):
+            problems.append(f"{name} differs from what the run wrote (size or SHA-256)")
+    if problems or record.get("status") != COMPLETE:
+        return problems
+    try:
+        rows = len(pd.read_csv(directory / HISTORY_FILE))
+        epochs = (yaml.safe_load((directory / CONFIG_FILE).read_text()) or {})["train"]["epochs"]
+        json.loads((directory / METRICS_FILE).read_text())
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError) as e:
+        return [f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})"]
+    if rows != epochs:
+        problems.append(f"history.csv has {rows} epochs, its config {epochs}")
+    return problems
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run read back from its directory."""
@@ -147,6 +193,7 @@ class RunRecord:
     probe: pd.DataFrame  # probe.csv (empty when the probe was off)
     landscape: pd.DataFrame = field(default_factory=pd.DataFrame)  # landscape.csv (empty when not measured)
     step_loss: pd.DataFrame = field(default_factory=pd.DataFrame)  # step_loss.csv (empty when not recorded)
+    problems: tuple[str, ...] = ()  # why a finished run counts as damaged (its run.json status says damaged)
 
     @property
     def complete(self) -> bool:
@@ -154,9 +201,17 @@ class RunRecord:
 
 
 def run_status(directory: Path) -> str | None:
-    """The status in run.json, or None when the run has not started."""
+    """The status in run.json, or None when the run has not started; DAMAGED when run.json cannot be
+    read or a finished run's files do not match what it recorded."""
     path = Path(directory) / RUN_FILE
-    return read_json(path).get("status") if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except (OSError, ValueError):
+        return DAMAGED
+    status = record.get("status")
+    return DAMAGED if status in FINAL and run_problems(directory, record) else status
 
 
 def read_run(directory: Path, variant: str | None = None) -> RunRecord:
@@ -182,10 +237,34 @@ def read_run(directory: Path, variant: str | None = None) -> RunRecord:
     )
 
 
+def checked_run(directory: Path) -> RunRecord:
+    """A run read back and checked: a damaged one (unreadable, or files unlike what it recorded) has
+    status DAMAGED (its recorded status kept as `recorded_status`) and says why in `problems`."""
+    directory = Path(directory)
+    try:
+        run = read_run(directory)
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError) as e:
+        seed = directory.name.removeprefix("seed-")
+        reason = f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})"
+        return RunRecord(directory, directory.parent.name, int(seed) if seed.isdigit() else -1, {},
+                         {"status": DAMAGED}, pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame(), problems=(reason,))
+    problems = run_problems(directory, run.run) if run.run.get("status") in FINAL else []
+    if not problems:
+        return run
+    return dataclasses.replace(run, run={**run.run, "status": DAMAGED, "recorded_status": run.run.get("status")},
+                               problems=tuple(problems))
+
+
 def find_runs(results_dir: Path) -> list[RunRecord]:
-    """Every run under results_dir/<variant>/seed-<k>/ (complete or not), in a stable order."""
+    """Every run under results_dir/<variant>/seed-<k>/ (complete or not, damaged ones marked), in a stable order."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"{results_dir}: no such results directory")
-    runs = [read_run(p.parent) for p in results_dir.glob(f"*/seed-*/{RUN_FILE}")]
+    runs = [checked_run(p.parent) for p in results_dir.glob(f"*/seed-*/{RUN_FILE}")]
     return sorted(runs, key=lambda r: (r.variant, r.seed))
+
+
+def damaged_line(run: RunRecord) -> str:
+    """One line naming a damaged run, what is wrong and what to do."""
+    return (f"{run.directory}: damaged ({'; '.join(run.problems)}); left out; the command that made it retrains "
+            "it (the damaged folder is kept beside it)")

@@ -177,7 +177,11 @@ def render_markdown(experiment: ExperimentRuns, statistics: Statistics) -> str:
             files_line(experiment), "",
             f"Complete runs: {len(runs)} of {expected} ({len(variants)} variants × {len(spec.seeds)} seeds)"
             + (f", diverged: {len(diverged)}" if diverged else "")
-            + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), ""]
+            + (f"; missing or unfinished: {', '.join(missing)}." if missing else "."), "",
+            *(["**Damaged runs, left out of every number below:** "
+               + "; ".join(f"{r.directory.parent.name}/{r.directory.name} ({', '.join(r.problems)})"
+                           for r in experiment.damaged)
+               + ". The experiment's command retrains them.", ""] if experiment.damaged else [])]
     if not runs:
         return "\n".join(head + ["No complete runs yet."])
     summary, aggregate = statistics.summary, statistics.aggregate

@@ -150,6 +150,8 @@ def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_li
         + f" ({trained_in / 60:.1f} min)")
     record_command(out, command_line, engine, counts, trained_in)
     runs, statistics, paths = make_statistics(out)
+    for run in runs.damaged:
+        log(f"warning: {results.damaged_line(run)}")
     figures = [draw_run_figure(run) for run in runs.runs if needs_figure(run)]  # each run's own figure
     if figures:
         log(f"wrote {len(figures)} run figure(s): <run folder>/{RUN_FIGURE}")

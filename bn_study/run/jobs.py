@@ -87,7 +87,7 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
     """Every variant x seed, seed by seed (so partial results stay paired), minus the runs already
     final with the same config and, with `reuse_from`, minus those copied from a complete run with the
     same fingerprint found under it (run/reuse.py); returns (jobs to train, skipped, reused)."""
-    from bn_study.run.reuse import complete_runs, reuse_run
+    from bn_study.run.reuse import complete_runs, reuse_run, sound
 
     pairs = [(variant, seed) for seed in seeds for variant in variants]
     sources = complete_runs(reuse_from, exclude=out) if reuse_from is not None and Path(reuse_from).is_dir() else {}
@@ -95,14 +95,17 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
     for i, (variant, seed) in enumerate(pairs, 1):
         config = configs[variant].with_seed(seed)
         run_dir = Path(out) / variant / f"seed-{seed}"
+        if results.run_status(run_dir) == results.DAMAGED:
+            kept = set_aside(run_dir)
+            log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: damaged ({'; '.join(results.checked_run(kept).problems)}); "
+                f"moved to {kept}, training it again")
         if results.run_status(run_dir) in results.FINAL:
             previous = results.read_json(run_dir / results.RUN_FILE)
             if previous.get("fingerprint") == config.fingerprint():
                 log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: {previous['status']}, skipped")
                 skipped += 1
                 continue
-        elif not (run_dir / results.RUN_FILE).exists() and sources.get(config.fingerprint()):
-            source = sources[config.fingerprint()][0]
+        elif not (run_dir / results.RUN_FILE).exists() and (source := sound(sources.get(config.fingerprint(), []))):
             reuse_run(source, run_dir)
             log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: reused {source} (same config and seed; "
                 "--no-reuse trains it instead)")
@@ -110,6 +113,15 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
             continue
         jobs.append(Job(i, len(pairs), variant, seed, config, run_dir))
     return jobs, skipped, reused
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Move a damaged run folder out of the way (nothing finished is deleted): <variant>/damaged-seed-<k>-<time>."""
+    import time
+
+    kept = run_dir.parent / f"damaged-{run_dir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    run_dir.rename(kept)
+    return kept
 
 
 def longest_first(jobs: list[Job]) -> list[Job]:

@@ -26,9 +26,17 @@ def complete_runs(root: Path, exclude: Path | None = None) -> dict[str, list[Pat
             record = json.loads(run_json.read_text())
         except (OSError, ValueError):
             continue  # damaged: never a source
-        if record.get("status") == results.COMPLETE and record.get("fingerprint"):
+        if record.get("status") == results.COMPLETE and record.get("fingerprint") and not run_json.parent.name.startswith("damaged-"):
             found.setdefault(record["fingerprint"], []).append((REUSED_KEY in record, str(folder), folder))
     return {key: [folder for *_, folder in sorted(folders)] for key, folders in found.items()}
+
+
+def sound(folders: list[Path]) -> Path | None:
+    """The first folder whose files match what its run recorded (run_problems finds nothing)."""
+    for folder in folders:
+        if not results.run_problems(folder, results.read_json(folder / results.RUN_FILE)):
+            return folder
+    return None
 
 
 def reuse_run(source: Path, target: Path) -> dict:

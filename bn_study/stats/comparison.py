@@ -18,7 +18,7 @@ from bn_study.errors import UserError
 from bn_study.results import RunRecord, write_text
 from bn_study.stats.aggregate import mean_ci
 from bn_study.stats.claims import exact_p, no_spread, welch
-from bn_study.stats.files import COMPARE_CSV, ExperimentRuns, read_experiment, read_summary
+from bn_study.stats.files import COMPARE_CSV, ExperimentRuns, read_experiment, read_statistics
 from bn_study.stats.holm import holm
 from bn_study.stats.labels import COMPARE_FIGURES
 from bn_study.stats.rules import ALPHA
@@ -97,7 +97,7 @@ def compare(reference_dir: Path, local_dir: Path) -> Comparison:
     if not variants:
         raise UserError(f"{local_dir}: no variant in common with {reference_dir} (expected folders like "
                         f"{reference_dir}/<variant>/seed-<k>)")
-    ref_table, local_table = (_complete(read_summary(side.directory, side.variants)) for side in (reference, local))
+    ref_table, local_table = (_complete(read_statistics(side).summary) for side in (reference, local))
     if local_table.empty:
         raise UserError(f"{local_dir}: no complete run yet; finish it first (rerun the command that trained it)")
     matches, tests = [], []

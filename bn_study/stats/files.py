@@ -5,6 +5,7 @@ that could not compute the statistics.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ CURVES_FILE = "curves.csv"  # per variant: the band over seeds of each curve (st
 PROBE_MOVEMENT_FILE = "probe_movement.csv"  # written only when a run recorded probe.csv (stats/probe.py)
 COMPARE_CSV = "COMPARE.csv"  # `bn-study compare`: written in the reproduction's folder (stats/comparison.py)
 STATISTICS_FILES = (SUMMARY_FILE, AGGREGATE_FILE, CLAIMS_FILE, CURVES_FILE)
+# What the statistics were computed from and what they wrote: the runs counted (with their files'
+# hashes), the damaged runs left out, and the size and SHA-256 of each statistics file.
+STATISTICS_RECORD = "statistics.json"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class ExperimentRuns:
     @property
     def diverged(self) -> list[RunRecord]:
         return [r for r in self.runs if r.run.get("status") == DIVERGED]
+
+    @property
+    def damaged(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.problems]
 
 
 def read_experiment(results_dir: Path) -> ExperimentRuns:
@@ -125,9 +133,29 @@ class Statistics:
         return self.summary[self.summary["status"] == "complete"] if not self.summary.empty else self.summary
 
 
+def run_key(run: RunRecord) -> str:
+    """'bn/seed-0': a run's place in its experiment folder."""
+    return f"{run.directory.parent.name}/{run.directory.name}"
+
+
+def counted_runs(directory: Path) -> dict:
+    """statistics.json's runs the statistics counted ({} when the files predate the record)."""
+    path = Path(directory) / STATISTICS_RECORD
+    return json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+
+
 def read_statistics(experiment: ExperimentRuns) -> Statistics:
-    """The statistics files of an experiment; UserError naming `bn-study stats` when one is missing."""
+    """The statistics files of an experiment; UserError naming `bn-study stats` when one is missing,
+    or when they count a run that is damaged now (leaving it out would change them)."""
     directory = experiment.directory
+    try:
+        counted = counted_runs(directory)
+    except ValueError:
+        raise UserError(f"{directory / STATISTICS_RECORD}: unreadable; `bn-study stats {directory}` writes it again") from None
+    stale = [run_key(r) for r in experiment.damaged if run_key(r) in counted]
+    if stale:
+        raise UserError(f"{directory}: the statistics count {', '.join(stale)}, damaged since; `bn-study stats "
+                        f"{directory}` recomputes them without it (and the experiment's command retrains it)")
     return Statistics(read_summary(directory, experiment.variants), read_aggregate(directory),
                       read_claims(directory), read_curves(directory), read_probe_movement(directory))
 

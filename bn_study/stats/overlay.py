@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from scipy import stats
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
-from bn_study.results import COMPLETE, RUN_FILE, RunRecord, read_run
+from bn_study.results import COMPLETE, RUN_FILE, RunRecord, checked_run
 from bn_study.stats.aggregate import curves_table
 from bn_study.stats.labels import label
 from bn_study.stats.summary import summarize_run
@@ -38,11 +37,9 @@ class Group:
 
 def _read(directory: Path) -> RunRecord:
     """A run folder read back; UserError in one line when a file is damaged."""
-    try:
-        run = read_run(directory)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, pd.errors.ParserError) as e:
-        raise UserError(f"{directory}: damaged run folder ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
-                        "rerun the command that made it") from None
+    run = checked_run(directory)
+    if run.problems:
+        raise UserError(f"{directory}: damaged run folder ({'; '.join(run.problems)}); rerun the command that made it")
     missing = {"epoch", "accuracy", "val_accuracy", "loss", "val_loss"} - set(run.history.columns)
     if run.complete and missing:
         raise UserError(f"{directory}: history.csv has no {', '.join(sorted(missing))} column; rerun the command "

@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from bn_study.config.experiment_spec import ClaimSpec, ExperimentSpec
-from bn_study.results import write_text
+from bn_study.results import FILES_KEY, file_facts, write_json, write_text
 from bn_study.stats.aggregate import aggregate_table, curves_table
-from bn_study.stats.files import (AGGREGATE_FILE, CLAIMS_FILE, CURVES_FILE, PROBE_MOVEMENT_FILE, SUMMARY_FILE,
-                                  ExperimentRuns, Statistics, read_experiment, read_statistics)
+from bn_study.stats.files import (AGGREGATE_FILE, CLAIMS_FILE, CURVES_FILE, PROBE_MOVEMENT_FILE, STATISTICS_RECORD,
+                                  SUMMARY_FILE, ExperimentRuns, Statistics, read_experiment, read_statistics, run_key)
 from bn_study.stats.holm import judge_all
 from bn_study.stats.probe import probe_movement_table
 from bn_study.stats.summary import summary_table
@@ -85,7 +85,11 @@ def write_statistics(experiment: ExperimentRuns) -> list[Path]:
         (directory / PROBE_MOVEMENT_FILE).unlink(missing_ok=True)
     for name, table in tables.items():
         write_text(directory / name, table.to_csv(index=False))
-    return [directory / name for name in tables]
+    record = {"runs": {run_key(r): {"status": r.run["status"], "files": r.run.get(FILES_KEY)} for r in experiment.finished},
+              "left_out": {run_key(r): list(r.problems) for r in experiment.damaged},
+              "files": {name: file_facts(directory / name) for name in tables}}
+    write_json(directory / STATISTICS_RECORD, record)
+    return [directory / name for name in (*tables, STATISTICS_RECORD)]
 
 
 def make_statistics(results_dir: Path | ExperimentRuns) -> tuple[ExperimentRuns, Statistics, list[Path]]:

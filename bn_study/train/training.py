@@ -179,6 +179,8 @@ def train_run(config: RunConfig, run_dir: Path, images: ImageSet, *, variant: st
                           total_seconds=round(record["total_seconds"] + time.perf_counter() - started, 1),
                           cpu_seconds=round(record["cpu_seconds"] + cpu_seconds() - cpu_started, 1),
                           peak_rss_mb=max(record.get("peak_rss_mb", 0.0), peak_rss_mb()))
+            if status in results.FINAL:  # what every reader checks the run's files against
+                record[results.FILES_KEY] = results.record_files(run_dir)
             results.write_json(run_file, record)
         return status
 

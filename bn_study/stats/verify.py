@@ -1,0 +1,100 @@
+"""`bn-study verify [RESULTS ...]`: every run folder and every experiment's statistics checked
+against what they recorded; one line per problem, and a count.
+
+A run: run.json readable; each data file of a finished run present with the size and SHA-256
+run.json recorded when it finished (`files`), a complete run's history one row per epoch of its
+config. An experiment's statistics: statistics.json readable, each statistics file with the size and
+SHA-256 it recorded, and the runs it counted still there, still finished, with the same files; a
+finished run it did not count is named too (the statistics are older than the run).
+`--record` first records `files` for finished runs made before run.json kept them (marked as
+recorded afterwards), so that later changes to their files show.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bn_study import results
+from bn_study.config.experiment_spec import SPEC_FILE
+from bn_study.stats.files import STATISTICS_RECORD, counted_runs, run_key
+
+RECORDED_LATER = "files_recorded"  # run.json: when `files` was added after the run finished, and by what
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Every run folder under root (a folder with run.json), damaged copies set aside included."""
+    root = Path(root)
+    return sorted(p.parent for p in root.rglob(results.RUN_FILE)) if root.is_dir() else []
+
+
+def run_lines(folder: Path) -> list[str]:
+    run = results.checked_run(folder)
+    return [f"{folder}: {problem}" for problem in run.problems]
+
+
+def statistics_lines(experiment_dir: Path) -> list[str]:
+    """What is wrong with an experiment folder's statistics files (empty: nothing found)."""
+    record_path = experiment_dir / STATISTICS_RECORD
+    if not record_path.is_file():
+        return [f"{experiment_dir}: no {STATISTICS_RECORD}; `bn-study stats {experiment_dir}` writes the statistics"]
+    try:
+        record = json.loads(record_path.read_text())
+        counted = counted_runs(experiment_dir)
+    except ValueError:
+        return [f"{record_path}: unreadable JSON; `bn-study stats {experiment_dir}` writes it again"]
+    lines = []
+    for name, facts in record.get("files", {}).items():
+        path = experiment_dir / name
+        if not path.is_file():
+            lines.append(f"{path}: missing")
+        elif results.file_facts(path) != facts:
+            lines.append(f"{path}: differs from what `bn-study stats` wrote (size or SHA-256)")
+    for key, then in counted.items():
+        folder = experiment_dir / key
+        try:
+            now = results.read_json(folder / results.RUN_FILE) if (folder / results.RUN_FILE).is_file() else None
+        except ValueError:
+            continue  # an unreadable run.json: its own line says so
+        if now is None:
+            lines.append(f"{folder}: counted in {STATISTICS_RECORD} but gone")
+        elif then.get("files") and now.get(results.FILES_KEY) != then["files"]:
+            lines.append(f"{folder}: its files changed since the statistics counted it; `bn-study stats "
+                         f"{experiment_dir}` recomputes them")
+    for folder in sorted(p.parent for p in experiment_dir.glob(f"*/seed-*/{results.RUN_FILE}")):
+        if run_key(results.checked_run(folder)) not in counted and results.run_status(folder) in results.FINAL:
+            lines.append(f"{folder}: finished but not in the statistics; `bn-study stats {experiment_dir}` counts it")
+    return lines
+
+
+def verify(roots: list[Path]) -> tuple[list[str], int]:
+    """(one line per problem, number of run folders and experiments checked)."""
+    lines, checked = [], 0
+    for root in map(Path, roots):
+        if not root.exists():
+            lines.append(f"{root}: no such file or folder")
+            continue
+        for folder in run_folders(root):
+            lines += run_lines(folder)
+            checked += 1
+        experiments = [root] if (root / SPEC_FILE).is_file() else sorted(p.parent for p in root.rglob(SPEC_FILE))
+        for experiment_dir in experiments:
+            lines += statistics_lines(experiment_dir)
+            checked += 1
+    return lines, checked
+
+
+def record_missing_files(roots: list[Path]) -> int:
+    """Add `files` to finished runs that have none and are sound now; returns how many."""
+    added = 0
+    for folder in (f for root in roots for f in run_folders(Path(root))):
+        try:
+            record = results.read_json(folder / results.RUN_FILE)
+        except ValueError:
+            continue  # unreadable: verify names it
+        if record.get("status") in results.FINAL and results.FILES_KEY not in record and not results.run_problems(folder, record):
+            record[results.FILES_KEY] = results.record_files(folder)
+            record[RECORDED_LATER] = f"{datetime.now(timezone.utc):%Y-%m-%d} by bn-study verify --record, after the run"
+            results.write_json(folder / results.RUN_FILE, record)
+            added += 1
+    return added
