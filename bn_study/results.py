@@ -82,7 +82,11 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
+    """A JSON object from a file; ValueError when the file holds no JSON object."""
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{Path(path).name}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 @contextlib.contextmanager

@@ -161,3 +161,31 @@ def test_costliest_run_of_each_seed_goes_first():
     planned, _, _ = jobs.plan_jobs(("no_bn", "bn"), (0, 1), experiment.configs, Path("nowhere"), log=lambda m: None)
     assert [(j.variant, j.seed) for j in planned] == [("no_bn", 0), ("bn", 0), ("no_bn", 1), ("bn", 1)]
     assert [(j.variant, j.seed) for j in jobs.longest_first(planned)] == [("bn", 0), ("no_bn", 0), ("bn", 1), ("no_bn", 1)]
+
+
+# Every way to ask for threads: TensorFlow's pools are set before anything starts it, whatever the
+# command (the in-process engine once crashed here: "Intra op parallelism cannot be modified after
+# initialization"). Each case is a fresh process, as a user's command is.
+THREAD_CASES = [("experiment", jobs, threads) for jobs in (None, "1", "2") for threads in (None, "1", "2")] + [
+    ("run", None, threads) for threads in (None, "1", "2")]
+FAST_THREAD_CASES = {("experiment", "1", "1"), ("run", None, "2")}
+
+
+@pytest.mark.parametrize("command, jobs, threads", [
+    case if case in FAST_THREAD_CASES else pytest.param(*case, marks=pytest.mark.slow) for case in THREAD_CASES])
+def test_every_jobs_and_threads_combination_works(command, jobs, threads, tmp_path):
+    from bn_study.train.threads import available_cores
+
+    target = SMALL_EXPERIMENT if command == "experiment" else SMALL_BN
+    out = tmp_path / ("out" if command == "experiment" else "out/bn/seed-0")
+    options = [*(["--jobs", jobs] if jobs else []), *(["--threads-per-run", threads] if threads else [])]
+    seeds = ["--seeds", "0"] if command == "experiment" else []
+    done = subprocess.run([sys.executable, "-m", "bn_study", command, str(target), *seeds, *SETS, *options,
+                           "--out", str(out)], env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    expected = int(threads) if threads else max(1, available_cores() // int(jobs)) if jobs and int(jobs) > 1 else None
+    for run_json in (tmp_path / "out").glob("*/seed-0/run.json"):
+        run = json.loads(run_json.read_text())
+        assert run["status"] == "complete"
+        if expected is not None:
+            assert run["threads"] == {"intra_op": expected, "inter_op": expected}

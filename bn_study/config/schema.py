@@ -190,7 +190,10 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
     for i, (key, value) in enumerate(family_first):
         if not key.startswith(model_first) and (i == 0 or family_first[i - 1][0].startswith(model_first)):
             _expand_family_reporting(raw, path)
-        apply_override(raw, key, value, RunConfig)
+        try:
+            apply_override(raw, key, value, RunConfig)
+        except UserError as e:  # an error in the file's own structure is the file's; the key's is --set's
+            raise UserError(str(e) if str(e).startswith("--set") else f"{path} with --set {key}: {e}") from None
     if seed is not None:
         raw["seed"] = seed
     set_keys = [key for key, _ in parsed]
@@ -199,5 +202,8 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
         return from_raw(RunConfig, raw)
     except UserError as e:
         bad_key = str(e).split(":")[0]
-        source = "--set" if bad_key in set_keys else f"{path}:"
+        below = [k for k in set_keys if bad_key.startswith(k + ".")]  # inside a section --set replaced
+        within = [k for k in set_keys if k.startswith(bad_key + ".")]  # the file's section, changed by --set
+        source = ("--set" if bad_key in set_keys else f"--set {below[-1]}:" if below
+                  else f"{path} with --set {within[0]}:" if within else f"{path}:")
         raise UserError(f"{source} {e}") from None

@@ -105,7 +105,7 @@ def _convert(tp, value, key: str):
 def from_raw(cls, raw, prefix: str = ""):
     """Validate a raw mapping against dataclass `cls` (types, ranges, unknown keys) and build it."""
     if not isinstance(raw, dict):
-        raise UserError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+        raise UserError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
@@ -173,6 +173,9 @@ def apply_override(raw: dict, key: str, value: Any, root: type) -> None:
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         where = ".".join(seen + [part])
+        wants = "list" if typing.get_origin(tp) is tuple else "mapping" if tp is ClassSpec or dataclasses.is_dataclass(tp) else None
+        if wants and not isinstance(node, list if wants == "list" else dict):  # the file's value is wrong there
+            raise UserError(f"{'.'.join(seen) or 'config'}: expected a {wants}, got {repr(node)[:60]}")
         if typing.get_origin(tp) is tuple:  # a list of layers: index by position
             if not part.isdigit() or int(part) >= len(node):
                 raise UserError(f"--set {key}: '{where}' needs a position 0..{len(node) - 1}")

@@ -40,7 +40,10 @@ def read_yaml(path: Path) -> Any:
     """Parse one YAML file; syntax errors become one-line UserErrors with the line."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start}); a config is a YAML text file") from None
     try:
         loader = YamlLoader(text)
         loader.name = str(path)
@@ -51,7 +54,9 @@ def read_yaml(path: Path) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"{where}: YAML syntax error: {e.problem or e.context}") from None
+        raise UserError(f"{where}: YAML syntax error: {' '.join(str(e.problem or e.context).split())}") from None
+    except yaml.YAMLError as e:  # e.g. a control character the YAML reader refuses before parsing
+        raise UserError(f"{path}: not YAML text: {' '.join(str(e).split())[:160]}") from None
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -51,10 +51,12 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
         lines.append(grid_setup_line(spec))
     seeds = sorted({r.seed for r in runs})
     wall = sum(r.run.get("total_seconds", 0) for r in runs)
+    elsewhere = sum(r.run.get("total_seconds", 0) for r in runs if "reused_from" in r.run)
     lines += [f"- Seeds: {', '.join(map(str, seeds))} (experiment lists {', '.join(map(str, spec.seeds))})",
               *device_lines(runs),
               *reused_lines(runs),
-              f"- Training time of all runs, summed: {wall / 60:.1f} min",
+              f"- Training time of all runs, summed: {wall / 60:.1f} min"
+              + (f" ({elsewhere / 60:.1f} of it the reused runs' own, where they were trained)" if elsewhere else ""),
               *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs),
                               min((r.run["started"] for r in runs if "started" in r.run), default=None)), ""]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ def complete_runs(root: Path, exclude: Path | None = None) -> dict[str, list[Pat
         if exclude and folder.resolve().is_relative_to(exclude):
             continue
         try:
-            record = json.loads(run_json.read_text())
+            record = results.read_json(run_json)
         except (OSError, ValueError):
             continue  # damaged: never a source
         if record.get("status") == results.COMPLETE and record.get("fingerprint") and not run_json.parent.name.startswith("damaged-"):

@@ -5,7 +5,6 @@ that could not compute the statistics.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pandas as pd
 
 from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.errors import UserError
-from bn_study.results import COMPLETE, DIVERGED, FINAL, RunRecord, find_runs
+from bn_study.results import COMPLETE, DIVERGED, FINAL, RunRecord, find_runs, read_json
 
 SUMMARY_FILE, AGGREGATE_FILE, CLAIMS_FILE = "summary.csv", "aggregate.csv", "claims.csv"
 CURVES_FILE = "curves.csv"  # per variant: the band over seeds of each curve (stats/aggregate.py)
@@ -141,7 +140,7 @@ def run_key(run: RunRecord) -> str:
 def counted_runs(directory: Path) -> dict:
     """statistics.json's runs the statistics counted ({} when the files predate the record)."""
     path = Path(directory) / STATISTICS_RECORD
-    return json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+    return read_json(path).get("runs", {}) if path.is_file() else {}
 
 
 def read_statistics(experiment: ExperimentRuns) -> Statistics:

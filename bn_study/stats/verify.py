@@ -11,7 +11,6 @@ recorded afterwards), so that later changes to their files show.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,7 +38,7 @@ def statistics_lines(experiment_dir: Path) -> list[str]:
     if not record_path.is_file():
         return [f"{experiment_dir}: no {STATISTICS_RECORD}; `bn-study stats {experiment_dir}` writes the statistics"]
     try:
-        record = json.loads(record_path.read_text())
+        record = results.read_json(record_path)
         counted = counted_runs(experiment_dir)
     except ValueError:
         return [f"{record_path}: unreadable JSON; `bn-study stats {experiment_dir}` writes it again"]
@@ -61,6 +60,10 @@ def statistics_lines(experiment_dir: Path) -> list[str]:
         elif then.get("files") and now.get(results.FILES_KEY) != then["files"]:
             lines.append(f"{folder}: its files changed since the statistics counted it; `bn-study stats "
                          f"{experiment_dir}` recomputes them")
+    for folder in sorted(p for p in experiment_dir.glob("*/seed-*") if p.is_dir() and not (p / results.RUN_FILE).exists()):
+        if any(folder.iterdir()):
+            lines.append(f"{folder}: files without a {results.RUN_FILE} (the run's record is gone); the experiment's "
+                         "command trains it again")
     for folder in sorted(p.parent for p in experiment_dir.glob(f"*/seed-*/{results.RUN_FILE}")):
         if run_key(results.checked_run(folder)) not in counted and results.run_status(folder) in results.FINAL:
             lines.append(f"{folder}: finished but not in the statistics; `bn-study stats {experiment_dir}` counts it")
