@@ -14,8 +14,14 @@ def test_a_copy_is_bit_identical_and_a_changed_run_is_not(jobs2_results, tmp_pat
     shutil.copytree(jobs2_results, copy)
     history = copy / "bn/seed-0/history.csv"
     table = pd.read_csv(history)
-    table.loc[1, "val_loss"] += 1e-12  # the last bits only
+    table.loc[1, "val_loss"] += 1e-12  # the last bits only: a run that came out differently
     table.to_csv(history, index=False)
+    import json
+
+    from bn_study.results import FILES_KEY, record_files
+
+    record = json.loads((copy / "bn/seed-0/run.json").read_text())  # as that run would have recorded it
+    (copy / "bn/seed-0/run.json").write_text(json.dumps({**record, FILES_KEY: record_files(copy / "bn/seed-0")}))
     from bn_study.stats.stage import make_statistics
 
     for results in (jobs2_results, copy):

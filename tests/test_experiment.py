@@ -215,8 +215,8 @@ def test_try_a_variant_as_the_readme_walks_through_it(results_dir, tmp_path, cap
 
 @pytest.mark.parametrize("damage, message", [
     ("not_a_run", "not a run folder (run.json), a variant folder (seed-*/run.json) or an experiment folder"),
-    ("history", "damaged run folder"),
-    ("no_history_columns", "history.csv has no accuracy"),
+    ("history", "damaged run folder (unreadable (ParserError"),
+    ("no_history_columns", "damaged run folder (history.csv differs from what the run wrote"),
     ("other_data", "runs of different data sets cannot share a figure"),
 ])
 def test_overlay_refuses_bad_input_in_one_line_and_writes_nothing(results_dir, tmp_path, capsys, damage, message):
@@ -228,8 +228,12 @@ def test_overlay_refuses_bad_input_in_one_line_and_writes_nothing(results_dir, t
         (run / "history.csv").write_bytes(b"epoch,loss\n0,\"1\n")  # an unterminated quote
     elif damage == "no_history_columns":
         (run / "history.csv").write_text("epoch,loss\n0,1.0\n")
-    else:
+    else:  # a sound run of another data set: its recorded files say so too
+        from bn_study.results import FILES_KEY, record_files
+
         (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("mnist_fixture", "fashion_mnist_fixture"))
+        record = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**record, FILES_KEY: record_files(run)}))
     out = tmp_path / "overlay"
     assert main(["plot", str(run), str(results_dir / "bn"), "--out", str(out)]) == 2
     err = capsys.readouterr().err

@@ -105,28 +105,17 @@ def _one_line_or_accepted(code: int, err: str, name: str) -> None:
         assert name in err or "--set" in err or "variant '" in err, err  # which file (or option) it was
 
 
-def _check_config(tmp_path, kind_and_text, capsys):
+def _check_file(tmp_path, kind_and_text, capsys, command: str):
+    """Write the mutated file and give it to `command` (run: a config; experiment: an experiment file).
+    Config errors come before TensorFlow, data or training: --set train.epochs=0 is itself an error, so a
+    mutation that happens to be valid is refused there, and nothing trains or is written."""
     kind, text = kind_and_text
-    event(f"config: {kind}")
-    path = tmp_path / "mutated.yaml"
-    path.write_bytes(text.encode("latin-1", "replace") if kind == "binary" else text.encode())
-    out = tmp_path / "never"
-    # Config errors come before TensorFlow, data or training: --set train.epochs=0 is itself an error, so
-    # a mutation that happens to be valid is refused there and nothing trains or is written.
-    code = main(["run", str(path), "--set", "train.epochs=0", "--out", str(out)])
-    err = capsys.readouterr().err
-    _one_line_or_accepted(code, err, path.name)
-    assert code == 2 and not out.exists()
-
-
-def _check_experiment(tmp_path, kind_and_text, capsys):
-    kind, text = kind_and_text
-    event(f"experiment: {kind}")
+    event(f"{command}: {kind}")
     path = tmp_path / "mutated.yaml"
     text = text.replace("../configs/", f"{ROOT}/configs/")
     path.write_bytes(text.encode("latin-1", "replace") if kind == "binary" else text.encode())
     out = tmp_path / "never"
-    code = main(["experiment", str(path), "--set", "train.epochs=0", "--out", str(out)])
+    code = main([command, str(path), "--set", "train.epochs=0", "--out", str(out)])
     err = capsys.readouterr().err
     _one_line_or_accepted(code, err, path.name)
     assert code == 2 and not out.exists()
@@ -151,13 +140,13 @@ def _check_set(tmp_path, key, value, capsys):
 @settings(max_examples=FAST, **COMMON)
 @given(kind_and_text=mutated_text(CONFIG))
 def test_mutated_configs_fail_in_one_line(tmp_path, kind_and_text, capsys):
-    _check_config(tmp_path, kind_and_text, capsys)
+    _check_file(tmp_path, kind_and_text, capsys, "run")
 
 
 @settings(max_examples=FAST, **COMMON)
 @given(kind_and_text=mutated_text(SPEC))
 def test_mutated_experiment_files_fail_in_one_line(tmp_path, kind_and_text, capsys):
-    _check_experiment(tmp_path, kind_and_text, capsys)
+    _check_file(tmp_path, kind_and_text, capsys, "experiment")
 
 
 @settings(max_examples=FAST, **COMMON)
@@ -170,14 +159,14 @@ def test_set_values_fail_in_one_line(tmp_path, key, value, capsys):
 @settings(max_examples=SLOW, **COMMON)
 @given(kind_and_text=mutated_text(CONFIG))
 def test_many_mutated_configs(tmp_path, kind_and_text, capsys):
-    _check_config(tmp_path, kind_and_text, capsys)
+    _check_file(tmp_path, kind_and_text, capsys, "run")
 
 
 @pytest.mark.slow
 @settings(max_examples=SLOW, **COMMON)
 @given(kind_and_text=mutated_text(SPEC))
 def test_many_mutated_experiment_files(tmp_path, kind_and_text, capsys):
-    _check_experiment(tmp_path, kind_and_text, capsys)
+    _check_file(tmp_path, kind_and_text, capsys, "experiment")
 
 
 @pytest.mark.slow
