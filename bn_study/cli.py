@@ -408,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # a bad option (one line already printed), or --help
         return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
-    os.environ[COMMAND_VARIABLE] = args.command_line  # run.json records it, in worker processes too
+    # run.json records it, in worker processes too (an environment value cannot hold a NUL, which only
+    # an in-process caller can pass: a shell's arguments never do).
+    os.environ[COMMAND_VARIABLE] = args.command_line.replace("\0", "\\0")
     try:
         bn_kernel()  # a misspelt BN_STUDY_BN_KERNEL stops here, before any run starts
         args.function(args)

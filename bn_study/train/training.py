@@ -106,8 +106,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+SIGNALLED: list[int] = []  # signals raise_interrupt has seen in this process
+
+
 def raise_interrupt(signum, frame):
-    """A SIGTERM handler: stop the way Ctrl-C does (the run records 'interrupted')."""
+    """A SIGTERM handler: stop the way Ctrl-C does (the run records 'interrupted'). The signal is
+    remembered, because a KeyboardInterrupt raised while TensorFlow runs Python code for it (the
+    input pipeline's generator) can come back wrapped in another exception."""
+    SIGNALLED.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -163,12 +169,16 @@ def train_run(config: RunConfig, run_dir: Path, images: ImageSet, *, variant: st
         log(f"device: {record['device']}")
         started, cpu_started = time.perf_counter(), cpu_seconds()
         old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
+        signalled_before = len(SIGNALLED)
         try:
             status = _fit_and_evaluate(config, run_dir, images, record, verbose)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the CLI prints how to continue
             status = "interrupted"
             raise
         except BaseException as e:
+            if len(SIGNALLED) > signalled_before:  # the interrupt, wrapped by TensorFlow on its way here
+                status = "interrupted"
+                raise KeyboardInterrupt(f"signal {SIGNALLED[-1]}") from e
             status = "failed"
             record["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
             raise
