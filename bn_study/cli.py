@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line like every other bn_study error."""
 
     def error(self, message):
-        self.exit(2, f"bn_study: error: {message}\n")
+        self.exit(2, f"bn_study: error: {_one_line(message)}\n")
 
 
 def _command(sub, function, **kwargs) -> argparse.ArgumentParser:
@@ -395,6 +396,12 @@ def cmd_data(args) -> None:
           f"images from {images.source}")
 
 
+def _one_line(text: str) -> str:
+    """A message on one line whatever it quotes: control characters (a newline in a --set value, a
+    byte of a binary file) shown escaped, as Python writes them."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+
+
 def _program() -> str:
     """How the user called us: the `bn-study` console script or `python -m bn_study`."""
     return "bn-study" if Path(sys.argv[0]).name == "bn-study" else "python -m bn_study"
@@ -415,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         bn_kernel()  # a misspelt BN_STUDY_BN_KERNEL stops here, before any run starts
         args.function(args)
     except UserError as e:
-        print(f"bn_study: error: {e}", file=sys.stderr)
+        print(f"bn_study: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bn_study: interrupted; rerun the same command to resume from the last complete epoch",

@@ -6,6 +6,7 @@ of each kind, `make test-slow` over a thousand in all (docs/internals.md, Tests,
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 
 import pytest
@@ -18,8 +19,10 @@ from bn_study.config.yamlio import read_raw
 from tests.conftest import ROOT
 
 FAST, SLOW = 20, 330  # examples per kind: make test, make test-slow
+# The same cases every run, so that CI's verdict does not depend on luck; BN_STUDY_FUZZ_RANDOM=1
+# draws new ones (how the bugs named in docs/internals.md were found).
 COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-              database=None)
+              database=None, derandomize=not os.environ.get("BN_STUDY_FUZZ_RANDOM"))
 CONFIG = read_raw(ROOT / "configs/article_bn.yaml")  # resolved: no `extends` to follow
 SPEC = yaml.safe_load((ROOT / "experiments/article.yaml").read_text())
 
