@@ -84,3 +84,12 @@ def write_overlay(curves: pd.DataFrame, table: pd.DataFrame, statements: list[st
     write_text(out / OVERLAY_MD, overlay_text(table, statements, command))
     write_text(out / OVERLAY_CSV, table.to_csv(index=False))
     return [figure, out / OVERLAY_MD, out / OVERLAY_CSV]
+
+
+def console_text(table: pd.DataFrame, statements: list[str]) -> str:
+    """What `plot` prints: each figure's mean per group, then where a single run falls."""
+    groups = list(dict.fromkeys(table["group"]))
+    wide = table.pivot(index="label", columns="group", values="mean").reindex(
+        index=list(dict.fromkeys(table["label"])), columns=groups)
+    rows = [[name, *(f"{v:.4f}" for v in row)] for name, row in wide.iterrows()]
+    return "\n".join([markdown_table(["figure (mean)", *groups], rows), *statements])
