@@ -128,7 +128,8 @@ def cmd_plot(args) -> None:
     table = overlay.group_table(groups, args.thresholds)
     statements = overlay.spread_statements(groups)
     out = args.out or DEFAULT_RESULTS / "local" / "overlays" / overlay.slug(args.folders)
-    paths = write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line)
+    paths = [overlay.write_group_table(table, out),
+             *write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line)]
     print(console_text(table, statements))
     _print_paths(paths)
 

@@ -157,11 +157,21 @@ def record_files(directory: Path) -> dict:
     return {name: file_facts(Path(directory) / name) for name in DATA_FILES if (Path(directory) / name).is_file()}
 
 
-def run_problems(directory: Path, record: dict) -> list[str]:
+# What reading a damaged run folder raises: missing or unreadable files, bad JSON, YAML or CSV.
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError)
+
+
+def unreadable(error: Exception) -> str:
+    """'unreadable (ParserError: ...)': a read error as one short phrase."""
+    return f"unreadable ({type(error).__name__}: {str(error).splitlines()[0][:100] if str(error) else ''})"
+
+
+def run_problems(directory: Path, record: dict, history: pd.DataFrame | None = None) -> list[str]:
     """What is wrong with a finished run's files, one phrase each (empty: nothing found).
 
     Recorded files must be there with their size and hash; a complete run needs its history (one
-    row per epoch of its config) and metrics.json; every CSV and JSON must parse."""
+    row per epoch of its config) and metrics.json; every CSV and JSON must parse. `history`: the
+    history.csv a caller has read already."""
     directory, problems = Path(directory), []
     for name, facts in (record.get(FILES_KEY) or {}).items():
         path = directory / name
@@ -172,11 +182,11 @@ def run_problems(directory: Path, record: dict) -> list[str]:
     if problems or record.get("status") != COMPLETE:
         return problems
     try:
-        rows = len(pd.read_csv(directory / HISTORY_FILE))
+        rows = len(history if history is not None else pd.read_csv(directory / HISTORY_FILE))
         epochs = (yaml.safe_load((directory / CONFIG_FILE).read_text()) or {})["train"]["epochs"]
         json.loads((directory / METRICS_FILE).read_text())
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError) as e:
-        return [f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})"]
+    except READ_ERRORS as e:
+        return [unreadable(e)]
     if rows != epochs:
         problems.append(f"history.csv has {rows} epochs, its config {epochs}")
     return problems
@@ -247,12 +257,12 @@ def checked_run(directory: Path) -> RunRecord:
     directory = Path(directory)
     try:
         run = read_run(directory)
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError) as e:
+    except READ_ERRORS as e:
         seed = directory.name.removeprefix("seed-")
-        reason = f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})"
         return RunRecord(directory, directory.parent.name, int(seed) if seed.isdigit() else -1, {},
-                         {"status": DAMAGED}, pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame(), problems=(reason,))
-    problems = run_problems(directory, run.run) if run.run.get("status") in FINAL else []
+                         {"status": DAMAGED}, pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame(),
+                         problems=(unreadable(e),))
+    problems = run_problems(directory, run.run, run.history) if run.run.get("status") in FINAL else []
     if not problems:
         return run
     return dataclasses.replace(run, run={**run.run, "status": DAMAGED, "recorded_status": run.run.get("status")},

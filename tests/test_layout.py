@@ -35,6 +35,7 @@ def test_stats_never_imports_a_view_and_report_computes_no_statistic():
             "bn_study.stats.files", "bn_study.stats.labels", "bn_study.stats.rules")}
         # the one exception: probe_report picks the probed run with stats.probe's selection (no arithmetic)
         assert computing <= {"bn_study.stats.probe"}, f"{path.name} imports {computing}"
+        assert ".to_csv(" not in path.read_text(), f"{path.name} writes a table: the statistics stage's job"
 
 
 def test_views_import_without_scipy_or_tensorflow():

@@ -136,7 +136,7 @@ class RunConfig:
         return dataclasses.replace(self, seed=seed)
 
 
-def _expand_family(raw: dict) -> None:
+def _resolve_model(raw: dict) -> None:
     """model.family (validated) -> model.layers, then model.replace_layers applied, in place; both
     left null."""
     model = raw.get("model")
@@ -171,9 +171,9 @@ def _replaced(layers: list, replacements) -> list:
     return out
 
 
-def _expand_family_reporting(raw: dict, path: Path) -> None:
+def _resolve_model_reporting(raw: dict, path: Path) -> None:
     try:
-        _expand_family(raw)
+        _resolve_model(raw)
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
 
@@ -189,7 +189,7 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
     family_first = sorted(parsed, key=lambda kv: not kv[0].startswith(model_first))
     for i, (key, value) in enumerate(family_first):
         if not key.startswith(model_first) and (i == 0 or family_first[i - 1][0].startswith(model_first)):
-            _expand_family_reporting(raw, path)
+            _resolve_model_reporting(raw, path)
         try:
             apply_override(raw, key, value, RunConfig)
         except UserError as e:  # an error in the file's own structure is the file's; the key's is --set's
@@ -198,7 +198,7 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
         raw["seed"] = seed
     set_keys = [key for key, _ in parsed]
     try:
-        _expand_family(raw)
+        _resolve_model(raw)
         return from_raw(RunConfig, raw)
     except UserError as e:
         bad_key = str(e).split(":")[0]

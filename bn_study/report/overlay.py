@@ -11,7 +11,7 @@ from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.report.tables import markdown_table, mean_std
 from bn_study.results import write_text
 
-OVERLAY_PNG, OVERLAY_MD, OVERLAY_CSV = "overlay.png", "overlay.md", "overlay.csv"
+OVERLAY_PNG, OVERLAY_MD = "overlay.png", "overlay.md"
 PANELS = (("accuracy", "training accuracy"), ("val_accuracy", "validation accuracy"),
           ("loss", "training loss"), ("val_loss", "validation loss"))
 
@@ -78,12 +78,11 @@ def overlay_text(table: pd.DataFrame, statements: list[str], command: str) -> st
 
 def write_overlay(curves: pd.DataFrame, table: pd.DataFrame, statements: list[str], out: Path,
                   command: str) -> list[Path]:
-    """overlay.png, overlay.md and overlay.csv in `out`."""
+    """overlay.png and overlay.md in `out` (stats/overlay.py writes the table, overlay.csv)."""
     out.mkdir(parents=True, exist_ok=True)
     figure = draw_overlay(curves, list(dict.fromkeys(table["group"])), out)
     write_text(out / OVERLAY_MD, overlay_text(table, statements, command))
-    write_text(out / OVERLAY_CSV, table.to_csv(index=False))
-    return [figure, out / OVERLAY_MD, out / OVERLAY_CSV]
+    return [figure, out / OVERLAY_MD]
 
 
 def console_text(table: pd.DataFrame, statements: list[str]) -> str:

@@ -95,17 +95,19 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
     for i, (variant, seed) in enumerate(pairs, 1):
         config = configs[variant].with_seed(seed)
         run_dir = Path(out) / variant / f"seed-{seed}"
-        if results.run_status(run_dir) == results.DAMAGED:
-            kept = set_aside(run_dir)
-            log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: damaged ({'; '.join(results.checked_run(kept).problems)}); "
-                f"moved to {kept}, training it again")
-        if results.run_status(run_dir) in results.FINAL:
+        status = results.run_status(run_dir)
+        if status == results.DAMAGED:
+            problems = "; ".join(results.checked_run(run_dir).problems)
+            log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: damaged ({problems}); moved to {set_aside(run_dir)}, "
+                "training it again")
+            status = None
+        if status in results.FINAL:
             previous = results.read_json(run_dir / results.RUN_FILE)
             if previous.get("fingerprint") == config.fingerprint():
                 log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: {previous['status']}, skipped")
                 skipped += 1
                 continue
-        elif not (run_dir / results.RUN_FILE).exists() and (source := sound(sources.get(config.fingerprint(), []))):
+        elif status is None and (source := sound(sources.get(config.fingerprint(), []))):
             reuse_run(source, run_dir)
             log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: reused {source} (same config and seed; "
                 "--no-reuse trains it instead)")

@@ -15,7 +15,7 @@ from scipy import stats
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
-from bn_study.results import COMPLETE, RUN_FILE, RunRecord, checked_run
+from bn_study.results import COMPLETE, RUN_FILE, RunRecord, checked_run, write_text
 from bn_study.stats.aggregate import curves_table
 from bn_study.stats.labels import label
 from bn_study.stats.summary import summarize_run
@@ -140,6 +140,16 @@ def spread_statements(groups: list[Group]) -> list[str]:
                              f"interval of the reference [{low:.4f}, {high:.4f}]")
             lines.append(f"{single.label} against {reference.label}: " + "; ".join(parts))
     return lines
+
+
+OVERLAY_CSV = "overlay.csv"
+
+
+def write_group_table(table: pd.DataFrame, out: Path) -> Path:
+    """overlay.csv: group_table's rows, at full precision."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / OVERLAY_CSV, table.to_csv(index=False))
+    return out / OVERLAY_CSV
 
 
 def slug(paths: list[Path]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bn_study import results
 from bn_study.config.experiment_spec import SPEC_FILE
-from bn_study.stats.files import STATISTICS_RECORD, counted_runs, run_key
+from bn_study.stats.files import STATISTICS_RECORD, counted_runs
 
 RECORDED_LATER = "files_recorded"  # run.json: when `files` was added after the run finished, and by what
 
@@ -65,7 +65,12 @@ def statistics_lines(experiment_dir: Path) -> list[str]:
             lines.append(f"{folder}: files without a {results.RUN_FILE} (the run's record is gone); the experiment's "
                          "command trains it again")
     for folder in sorted(p.parent for p in experiment_dir.glob(f"*/seed-*/{results.RUN_FILE}")):
-        if run_key(results.checked_run(folder)) not in counted and results.run_status(folder) in results.FINAL:
+        try:  # the run's own files were checked by run_lines; here only whether the statistics know it
+            finished = results.read_json(folder / results.RUN_FILE).get("status") in results.FINAL
+        except ValueError:
+            continue
+        key = f"{folder.parent.name}/{folder.name}"
+        if finished and key not in counted and key not in record.get("left_out", {}):
             lines.append(f"{folder}: finished but not in the statistics; `bn-study stats {experiment_dir}` counts it")
     return lines
 
