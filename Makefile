@@ -116,9 +116,10 @@ THREAD_ARMS := $(subst $(space),$(comma),$(foreach t,$(THREAD_COUNTS),bn_study:T
 bench-threads: data-mnist
 	$(PY) -m bn_study bench --epochs 3 --pairs 3 --arms '$(THREAD_ARMS)' --out results/bench_threads
 
-# One epoch of each article model under TensorFlow's profiler: time per op and per layer.
+# One epoch of each article model under TensorFlow's profiler, one thread as under --jobs 2: time per op
+# and per layer, and each op against this CPU's roofline, into results/profile/<CPU kind>.
 profile: data-mnist
-	$(PY) -m bn_study profile configs/article_no_bn.yaml configs/article_bn.yaml configs/article_bn_fused.yaml
+	$(PY) -m bn_study profile configs/article_no_bn.yaml configs/article_bn.yaml --threads-per-run 1
 
 # One small experiment (2 models x 2 seeds, 3 epochs, 12,000 training images) sequentially, with
 # --jobs 2 and on a local Ray, alternated over 2 rounds: wall time ratios and CPU seconds.

@@ -182,7 +182,7 @@ def build_parser(program: str) -> argparse.ArgumentParser:
     p = _command(sub, "profile", help="one epoch of each config under TensorFlow's profiler: time per op and layer")
     p.add_argument("configs", type=Path, nargs="+")
     p.add_argument("--set", dest="overrides", **overrides)
-    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "profile", help="default results/profile")
+    p.add_argument("--out", type=Path, help="default results/profile/<CPU kind>, e.g. intel-xeon-avx512-amx")
     p.add_argument("--threads-per-run", type=_positive, metavar="T",
                    help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores)")
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bn_study.bench.ceiling import measure_ceiling
+from bn_study.bench.roofline import layer_shapes, roofline, roofline_lines
 from bn_study.data.batches import in_order
 from bn_study.config.schema import ModelConfig, RunConfig
 from bn_study.config.validate import ClassSpec
@@ -133,7 +135,8 @@ def profile_epoch(config: RunConfig, images, log=print) -> tuple[pd.DataFrame, d
     ops["total_ms"] = ops["total_ms"].round(1)
     log(f"profiled {config.model.name}: {steps} steps + validation in {wall:.1f} s under the profiler, "
         f"{len(events)} op events")
-    return ops, {"model": config.model.name, "steps": steps, "wall_s": round(wall, 1), "layers": layer_names}
+    return ops, {"model": config.model.name, "steps": steps, "wall_s": round(wall, 1), "layers": layer_names,
+                 "shapes": layer_shapes(model), "images": {"train": len(splits.x_train), "val": len(splits.x_val)}}
 
 
 def by_layer(ops: pd.DataFrame) -> pd.DataFrame:
@@ -158,19 +161,27 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
     from bn_study.train.machine import device_description
 
     out.mkdir(parents=True, exist_ok=True)
+    threads = thread_counts()  # the roofline's cores: one per intra-op thread
+    ceiling = measure_ceiling(threads["intra_op"])
+    log(f"ceiling: {ceiling.describe()}")
     sections = []
     for name, config in configs.items():
         ops, facts = profile_epoch(config, images, log=log)
         layers = by_layer(ops)
+        roof = roofline(ops, facts["shapes"], facts["images"], facts["steps"], ceiling)
         write_text(out / f"{name}_ops.csv", ops.to_csv(index=False))
         write_text(out / f"{name}_layers.csv", layers.to_csv(index=False))
+        write_text(out / f"{name}_roofline.csv", roof.to_csv(index=False))
         top = ops.head(10)[["layer", "layer_class", "direction", "op", "ms_per_step", "share"]]
         sections += [f"## {name}", "",
                      f"{facts['steps']} training steps + validation: {facts['wall_s']} s wall under the profiler; "
                      f"summed op time {ops['total_ms'].sum() / 1000:.1f} s. Top ops (ms per training step, "
                      f"share of summed op time; all ops in `{name}_ops.csv`):", "",
-                     markdown_table(list(top.columns), top.values.tolist()), "", "By layer (ms per step):", "", markdown_table(list(layers.columns), layers.values.tolist()), ""]
-    threads = thread_counts()
+                     markdown_table(list(top.columns), top.values.tolist()), "", "By layer (ms per step):", "", markdown_table(list(layers.columns), layers.values.tolist()), "",
+                     "Roofline of the ops above 1% (GFLOP/s and GB/s achieved; `of_roofline`: the time at the "
+                     "roof of its bound over the time taken, above 1 where the data came from a cache faster than "
+                     f"the memory roof; work per op in `{name}_roofline.csv`):", "",
+                     *roofline_lines(roof), ""]
     header = ["# Where an epoch's time goes", "",
               f"Written by `{command}` on {time.strftime('%Y-%m-%d')}: one epoch per model under TensorFlow's "
               f"profiler after {WARMUP_STEPS} warm-up steps (bn_study/bench/profile.py says how ops are attributed). "
@@ -178,20 +189,23 @@ def write_profile(configs: dict[str, RunConfig], images, out: Path, command: str
               f"- Device: {device_description()}; TensorFlow threads intra-op {threads['intra_op']}, "
               f"inter-op {threads['inter_op']}",
               f"- {numerics_line(numerics_facts())}",
+              f"- Roofline (bn_study/bench/ceiling.py, roofline.py): {ceiling.describe()}",
               f"- TensorFlow {tf.__version__}, Keras {keras.__version__}", ""]
     path = out / "README.md"
     write_text(path, "\n".join(header + sections))
     return path
 
 
-def profile_configs(paths: list[Path], overrides: list[str], threads_per_run: int | None, out: Path,
+def profile_configs(paths: list[Path], overrides: list[str], threads_per_run: int | None, out: Path | None,
                     command: str) -> Path:
     """`bn-study profile`: load every config (before TensorFlow starts), set the threads, check that
-    they read the same data, and profile one epoch of each."""
+    they read the same data, and profile one epoch of each (into `out`, default
+    results/profile/<CPU kind>)."""
     from bn_study.config.schema import load_config
     from bn_study.data.datasets import load_dataset
     from bn_study.errors import UserError
     from bn_study.model.build import check_buildable
+    from bn_study.train.machine import cpu_kind
     from bn_study.train.threads import configure_threads
 
     configs = {path.stem: load_config(path, overrides) for path in paths}
@@ -201,4 +215,5 @@ def profile_configs(paths: list[Path], overrides: list[str], threads_per_run: in
     datasets = {(c.data.path, c.data.dataset) for c in configs.values()}
     if len(datasets) > 1:
         raise UserError("profile: the configs read different data; profile them one command each")
+    out = out or Path("results") / "profile" / cpu_kind()
     return write_profile(configs, load_dataset(*datasets.pop()), out, command)

@@ -110,15 +110,21 @@ def render(results_root: Path) -> str:
              "verdict rules are in each report.", "", "## Experiments", "",
              markdown_table(["experiment", "question", "complete runs", "mean test accuracy", "claims", "figure"], rows),
              "", "## Measurements of speed", "",
-             *[f"- [{p.name}]({p.name}/{MEASUREMENT_HTML}): {_title(p / 'README.md')}" for p in measurements], ""]
+             *[f"- [{name}]({name}/{MEASUREMENT_HTML}): {_title(p / 'README.md')}"
+               for p, name in ((p, p.relative_to(results_root).as_posix()) for p in measurements)], ""]
     return "\n".join(lines)
 
 
 def measurement_folders(results_root: Path) -> list[Path]:
-    """The committed folders of speed measurements: a README.md and no experiment.yaml."""
+    """The committed folders of speed measurements: a README.md and no experiment.yaml, or one level
+    down in a folder of them (results/profile/<CPU kind>)."""
     folders = sorted(p for p in results_root.iterdir() if p.is_dir())
     ignored = git_ignored(folders)
-    return [p for p in folders if p not in ignored and not (p / SPEC_FILE).is_file() and (p / "README.md").is_file()]
+    found = []
+    for folder in (p for p in folders if p not in ignored and not (p / SPEC_FILE).is_file()):
+        found += [folder] if (folder / "README.md").is_file() else sorted(
+            p for p in folder.iterdir() if p.is_dir() and (p / "README.md").is_file())
+    return found
 
 
 def write_measurement_pages(results_root: Path) -> list[Path]:
@@ -127,7 +133,8 @@ def write_measurement_pages(results_root: Path) -> list[Path]:
     for folder in measurement_folders(results_root):
         text = (folder / "README.md").read_text()
         first, _, rest = text.partition("\n")
-        back = f"[All results](../{INDEX_HTML}) · the same page as [Markdown](README.md)"
+        up = "../" * len(folder.relative_to(results_root).parts)
+        back = f"[All results]({up}{INDEX_HTML}) · the same page as [Markdown](README.md)"
         write_text(folder / MEASUREMENT_HTML, to_html(f"{first}\n\n{back}\n{rest}", folder, f"bn_study: {folder.name}"))
         pages.append(folder / MEASUREMENT_HTML)
     return pages

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -68,6 +69,18 @@ def cpu_facts() -> dict:
     except OSError:
         pass
     return {"model": model, "isa": [name for name in VECTOR_ISA if name in flags], "caches": cpu_caches()}
+
+
+def cpu_kind(facts: dict | None = None) -> str:
+    """A folder name for this kind of CPU: its maker and line, then its widest vector ISA, e.g.
+    'intel-xeon-avx512-amx', 'amd-epyc-avx2' (speed figures hold per kind, not per machine)."""
+    facts = facts or cpu_facts()
+    words = [w for w in re.sub(r"\(r\)|\(tm\)|@.*", " ", facts["model"].lower()).split()
+             if w.isalpha() and w not in ("processor", "cpu", "unknown")]
+    isa = set(facts["isa"])
+    widest = ("avx512-amx" if "amx_tile" in isa else "avx512" if "avx512f" in isa else "avx2" if "avx2" in isa
+              else "sve" if "sve" in isa else "asimd" if "asimd" in isa else "")
+    return "-".join(words[:2] + ([widest] if widest else [])) or "unknown-cpu"
 
 
 def onednn_enabled() -> bool:
