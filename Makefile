@@ -12,7 +12,7 @@ RESULTS := results/article
 # make reproduce JOBS=1 trains one run after another with all cores.
 JOBS ?= 2
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html bench bench-bn bench-threads profile bench-parallel
+.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html bench bench-bn bench-threads profile bench-parallel bench-kernels
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -120,6 +120,10 @@ bench-threads: data-mnist
 # and per layer, and each op against this CPU's roofline, into results/profile/<CPU kind>.
 profile: data-mnist
 	$(PY) -m bn_study profile configs/article_no_bn.yaml configs/article_bn.yaml --threads-per-run 1
+
+# Other kernels for the ops furthest below their roofline (first Conv2D, BN, max pooling), one thread.
+bench-kernels: install
+	$(PY) -m bn_study bench --kernels --pairs 7
 
 # One small experiment (2 models x 2 seeds, 3 epochs, 12,000 training images) sequentially, with
 # --jobs 2 and on a local Ray, alternated over 2 rounds: wall time ratios and CPU seconds.

@@ -181,6 +181,15 @@ def cmd_check_html(args) -> None:
 
 
 def cmd_bench(args) -> None:
+    if args.kernels:
+        from bn_study.bench.kernels import write_kernel_bench
+        from bn_study.train.threads import configure_threads
+
+        configure_threads(1)  # as each run trains under --jobs 2
+        out = args.out or DEFAULT_RESULTS / "bench_kernels"
+        print(write_kernel_bench(out, args.command_line, rounds=args.pairs).to_string(index=False))
+        print(f"wrote {out / 'kernels.csv'} and {out / 'README.md'}")
+        return
     if args.parallel:
         from bn_study.bench.parallel import run_parallel_bench
         from bn_study.run.ray_engine import import_ray

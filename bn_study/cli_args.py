@@ -178,6 +178,9 @@ def build_parser(program: str) -> argparse.ArgumentParser:
                    help="instead: time one small experiment sequentially, with --jobs 2 and on a local Ray "
                         "(--pairs rounds, --epochs each, --seeds, --set to shrink it)")
     p.add_argument("--seeds", type=_seeds, default=(0, 1), help="with --parallel: the experiment's seeds")
+    p.add_argument("--kernels", action="store_true",
+                   help="instead: time other kernels for the ops furthest below their roofline, on one thread "
+                        "(--pairs rounds; default out results/bench_kernels)")
 
     p = _command(sub, "profile", help="one epoch of each config under TensorFlow's profiler: time per op and layer")
     p.add_argument("configs", type=Path, nargs="+")

@@ -92,3 +92,15 @@ def test_parallel_bench_command_shapes():
     commands = {arm: _command(arm, 3, "0,1", ["data.train_limit=15000"], Path("out")) for arm in ("sequential", "jobs_2", "ray")}
     assert commands["jobs_2"][-2:] == ["--jobs", "2"] and commands["ray"][-2:] == ["--engine", "ray"]
     assert "train.epochs=3" in commands["sequential"] and "--jobs" not in commands["sequential"]
+
+
+def test_kernel_alternatives_compute_what_the_library_kernels_compute(tmp_path):
+    """`bench --kernels`: every alternative is timed beside the library's kernel and compared with it;
+    on a batch of 4 they agree to float32 rounding (forward and the gradients training needs)."""
+    from bn_study.bench.kernels import write_kernel_bench
+
+    table = write_kernel_bench(tmp_path, "bench --kernels", batch=4, rounds=1)
+    assert len(table) == 7 and set(table.groupby("op")["ratio"].first()) == {1.0}  # library first, ratio 1
+    assert (table["median_ms"] > 0).all()
+    assert (table["max_abs_output_diff"] < 1e-3).all() and (table["max_rel_gradient_diff"] < 1e-4).all()
+    assert "Other kernels" in (tmp_path / "README.md").read_text() and (tmp_path / "kernels.csv").is_file()
