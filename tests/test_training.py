@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -232,3 +233,11 @@ def test_rerun_of_an_old_run_takes_tensorflows_default_for_its_cpu():
     assert rerun_environment({}) == keras_bn  # no CPU recorded: this machine's oneDNN default
     made_with_keras_bn = {"numerics": {"onednn": True, "environment": {}}}
     assert rerun_environment(made_with_keras_bn) == {"TF_ENABLE_ONEDNN_OPTS": "1", **keras_bn}
+
+
+def test_input_pipelines_run_without_tf_data_autotuning():
+    """Autotuning's thread left each one-thread run idle at every new iterator when the other core was
+    busy (docs/speed.md, "The idle fifth"): both pipelines switch it off, whatever else they set."""
+    x, y = np.zeros((10, 2, 2, 1), np.float32), np.zeros(10, np.int64)
+    for data in (shuffled(x, y, 4), shuffled(x, y, 4, shuffle=False, parallel=True), in_order(x, y, 4)):
+        assert data.options().autotune.enabled is False
