@@ -10,11 +10,11 @@ from the start gives the same numbers to the bit (tests/test_training.py checks 
 message, and leaves genuine TensorFlow errors visible.
 
 Both pipelines run with tf.data's autotuning off. Keras makes a new iterator every epoch and for
-every validation pass, and destroying one waits for the autotuning thread to notice: on the AMX
-Xeon, a one-thread run of the no-BN model stood idle 1.2-1.4 s of a 5 s epoch there, in
-~RootDataset::Iterator (gdb), whenever the other core was busy, so two runs at once lost a fifth of
-their wall time. Nothing is left to tune: the maps are sequential and a batch of two is prefetched.
-The batches are the same either way (tests/test_training.py).
+every validation pass, and destroying one waits, in ~RootDataset::Iterator, for the autotuning
+thread to notice: a one-thread run stood idle there whenever the other core was busy, so two runs
+at once lost about a fifth of their wall time (measured in docs/speed.md, "The idle fifth"). Nothing
+is left to tune: the maps are sequential and a batch of two is prefetched. The batches are the same
+either way (tests/test_training.py).
 """
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def render(results_root: Path) -> str:
     ignored = git_ignored(folders)
     folders = [p for p in folders if p not in ignored]
     experiments = [p for p in folders if (p / SPEC_FILE).is_file()]
-    measurements = measurement_folders(results_root)
+    measurements = [p.relative_to(results_root).as_posix() for p in measurement_folders(results_root)]
     rows = [experiment_row(p) for p in experiments]
     lines = ["# bn_study results", "",
              "Written by `bn-study site` from the result folders below (scratch folders that git ignores, "
@@ -110,8 +110,8 @@ def render(results_root: Path) -> str:
              "verdict rules are in each report.", "", "## Experiments", "",
              markdown_table(["experiment", "question", "complete runs", "mean test accuracy", "claims", "figure"], rows),
              "", "## Measurements of speed", "",
-             *[f"- [{name}]({name}/{MEASUREMENT_HTML}): {_title(p / 'README.md')}"
-               for p, name in ((p, p.relative_to(results_root).as_posix()) for p in measurements)], ""]
+             *[f"- [{name}]({name}/{MEASUREMENT_HTML}): {_title(results_root / name / 'README.md')}"
+               for name in measurements], ""]
     return "\n".join(lines)
 
 
