@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from bn_study.train.machine import cpuinfo
+
 MATMUL_SIZE = 1536  # 7.2 GFLOP per product: long enough to time, far beyond any cache's reuse limit
 COPY_FLOATS = 1 << 26  # 256 MB of float32: well beyond the last-level caches met (up to 105 MB)
 TRIALS = 5
@@ -54,20 +56,6 @@ class Ceiling:
                 f"(a {COPY_FLOATS * 4 >> 20} MB copy on {self.cores} thread(s))")
 
 
-def cpuinfo() -> dict[str, list[str]]:
-    """Every /proc/cpuinfo field's values over the CPUs listed (empty where there is none)."""
-    fields: dict[str, list[str]] = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, sep, value = line.partition(":")
-                if sep:
-                    fields.setdefault(key.strip(), []).append(value.strip())
-    except OSError:
-        pass
-    return fields
-
-
 def flop_per_cycle(vendor: str, family: int | None, flags: set[str]) -> tuple[int | None, str]:
     """float32 FLOP per cycle per core for a CPU kind, and the units that gives it."""
     if "avx512f" in flags and (vendor == "GenuineIntel" or (vendor == "AuthenticAMD" and (family or 0) >= 26)):
@@ -87,7 +75,7 @@ def clock_ghz(fields: dict[str, list[str]]) -> float | None:
         return None
 
 
-def matmul_gflops(threads: int) -> float:
+def matmul_gflops() -> float:
     """float32 GFLOP/s of TensorFlow's matrix product on this process's threads (best of TRIALS)."""
     import tensorflow as tf
 
@@ -123,4 +111,4 @@ def measure_ceiling(threads: int) -> Ceiling:
     per_cycle, units = flop_per_cycle(fields.get("vendor_id", [""])[0], int(family) if family else None,
                                       set(fields.get("flags", [""])[0].split()))
     return Ceiling(cores=threads, clock_ghz=clock_ghz(fields), flop_per_cycle=per_cycle, units=units,
-                   matmul_gflops=round(matmul_gflops(threads), 1), bandwidth_gbs=round(copy_gbs(threads), 2))
+                   matmul_gflops=round(matmul_gflops(), 1), bandwidth_gbs=round(copy_gbs(threads), 2))

@@ -20,7 +20,7 @@ import pandas as pd
 from bn_study.bench.ceiling import Ceiling
 
 FLOAT_BYTES = 4
-KERNEL_PREFIX = re.compile(r"^_(MklNative|Mkl)")  # oneDNN's kernels compute what the bare op names
+KERNEL_PREFIX = re.compile(r"^_(MklNative|Mkl)?")  # oneDNN's kernels and fused ops compute what the bare name says
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +53,7 @@ def op_work(op: str, direction: str, s: LayerShape) -> tuple[float, float, float
     """(FLOP per image, bytes per image, bytes per call) of `op` on a layer of shape `s`; None if
     not described here."""
     name, x, y, w = KERNEL_PREFIX.sub("", op), s.inputs, s.outputs, s.params * FLOAT_BYTES
-    if direction == "forward" and name in ("Conv2D", "_FusedConv2D", "FusedConv2D", "MatMul", "_FusedMatMul",
-                                           "FusedMatMul"):
+    if direction == "forward" and name in ("Conv2D", "FusedConv2D", "MatMul", "FusedMatMul"):
         return 2 * s.macs, FLOAT_BYTES * (x + y), w  # read input and weights, write output (bias, ReLU fused)
     if name in ("Conv2DBackpropFilter", "Conv2DBackpropFilterWithBias", "Conv2DBackpropInput"):
         return 2 * s.macs, FLOAT_BYTES * (x + y), w  # filter: read input + output gradient, write kernel's
@@ -108,7 +107,7 @@ def roofline_lines(table: pd.DataFrame, min_share: float = 0.01) -> list[str]:
     """The roofline table's ops above `min_share` of summed op time, as Markdown."""
     from bn_study.report.tables import markdown_table
 
-    shown = table[table["share"] >= min_share]
     columns = ["layer", "direction", "op", "ms_per_step", "share", "gflops", "gbs", "bound", "of_roofline"]
-    shown = shown.reindex(columns=columns).astype(object).where(shown.reindex(columns=columns).notna(), "—")
+    shown = table[table["share"] >= min_share].reindex(columns=columns)  # no work columns if no op is described
+    shown = shown.astype(object).where(shown.notna(), "—")
     return [markdown_table(columns, shown.values.tolist())]

@@ -54,20 +54,25 @@ def cpu_caches() -> dict[str, str]:
     return caches
 
 
-def cpu_facts() -> dict:
-    """The CPU model, its vector ISA flags and cache sizes (Linux; 'unknown' and empty elsewhere)."""
-    model, flags = "unknown", set()
+def cpuinfo() -> dict[str, list[str]]:
+    """Every /proc/cpuinfo field's values, one per CPU listed (empty off Linux)."""
+    fields: dict[str, list[str]] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model == "unknown":
-                    model = value.strip()
-                elif key in ("flags", "Features") and not flags:  # x86, ARM
-                    flags = set(value.split())
+                key, sep, value = line.partition(":")
+                if sep:
+                    fields.setdefault(key.strip(), []).append(value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu_facts() -> dict:
+    """The CPU model, its vector ISA flags and cache sizes (Linux; 'unknown' and empty elsewhere)."""
+    fields = cpuinfo()
+    model = (fields.get("model name") or ["unknown"])[0]
+    flags = set((fields.get("flags") or fields.get("Features") or [""])[0].split())  # x86, ARM
     return {"model": model, "isa": [name for name in VECTOR_ISA if name in flags], "caches": cpu_caches()}
 
 
@@ -138,9 +143,5 @@ def device_description() -> str:
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return f"GPU ({len(gpus)}x {details.get('device_name', gpus[0].name)})"
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = (cpuinfo().get("model name") or [platform.processor() or platform.machine()])[0]
     return f"CPU ({os.cpu_count()} cores, {cpu})"
