@@ -37,6 +37,7 @@ def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",
          "probe", "sweep", "steps", "effect_map", "landscape")
 TESTS = ("difference", "value", "gain", "equivalence", "spread", "range")
+PAIRED_TESTS = ("difference", "gain", "equivalence")
 SPEC_FILE = "experiment.yaml"
 
 
@@ -109,6 +110,10 @@ class ClaimSpec:
     # difference: the smallest effect worth detecting, for the seeds-needed estimate of an
     # inconclusive verdict (default: the observed difference).
     min_effect: float | None = None
+    # difference, gain, equivalence: compare the two variants seed by seed (a paired t-test on the
+    # differences at the seeds both completed) instead of as two independent samples. For variants that
+    # share everything the seed decides (initial weights, batch order), e.g. one model in two precisions.
+    paired: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,9 @@ def load_spec(path: Path, seeds: tuple[int, ...] | None = None) -> ExperimentSpe
         missing = [k for k in needed if getattr(claim, k) is None]
         if missing:
             raise UserError(f"{path}: claims.{i}: a '{claim.test}' claim needs {', '.join(needed)}; missing {', '.join(missing)}")
+        if claim.paired and claim.test not in PAIRED_TESTS:
+            raise UserError(f"{path}: claims.{i}.paired: only a {', '.join(PAIRED_TESTS)} claim compares seed by seed, "
+                            f"not a '{claim.test}' claim; remove paired")
         if claim.metric not in figure_names(spec.thresholds):
             raise UserError(f"{path}: claims.{i}.metric: unknown figure '{claim.metric}'{suggest(claim.metric, figure_names(spec.thresholds))}")
         known, kind = (lines, "grid line") if claim.test == "range" else (names, "variant")

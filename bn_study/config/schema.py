@@ -24,6 +24,13 @@ from bn_study.errors import UserError
 # Layer classes that are BatchNormalization, Keras' and bn_study's own (reports recognise them by name).
 BN_LAYER_CLASSES = ("BatchNormalization", "ManualBatchNorm", "FusedBatchNorm")
 
+# Keras' dtype policies a run may train in (train.precision): float32 throughout, or mixed precision
+# (layers compute in bfloat16 or float16, variables stay float32; model/build.py keeps the output layer,
+# BN's statistics and the loss in float32, as Keras' mixed-precision guide does). mixed_float16 is for
+# GPUs; mixed_bfloat16 is fast only where the CPU computes bfloat16 itself (train/machine.py).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+DEFAULT_PRECISION = "float32"
+
 # Names of the checksum tables in data/datasets.py: the full set, and the small fixture cut from it.
 DATASETS = ("mnist", "fashion_mnist", "mnist_fixture", "fashion_mnist_fixture")
 
@@ -88,6 +95,10 @@ class TrainConfig:
     # Keras' TensorBoard callback writing to <run dir>/tensorboard (`tensorboard --logdir results/X`);
     # null or false = off. Logging only: the run's numbers do not change.
     tensorboard: bool | None = None
+    # The Keras dtype policy the model computes in (PRECISIONS): another number format, so another run
+    # (part of the fingerprint); whether mixed_bfloat16 gives the article's answers: experiments/precision.yaml.
+    precision: str = field(default=DEFAULT_PRECISION, metadata=check(lambda v: v in PRECISIONS,
+                                                                     f"one of {', '.join(PRECISIONS)}"))
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,9 @@ class RunConfig:
         """A short hash of the resolved config: two runs are the same run iff it matches."""
         raw = self.to_raw()
         raw["data"].pop("path")  # where the verified arrays were read from does not change a run
+        if raw["train"].get("precision") == DEFAULT_PRECISION:
+            # Runs made before the key existed trained in float32: they stay the same runs.
+            raw["train"].pop("precision")
         # Unset options (None, empty) are left out so that adding an optional key to the schema
         # later does not turn every finished run into a "different" one.
         text = json.dumps(drop_unset(raw), sort_keys=True)

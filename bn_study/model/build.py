@@ -7,7 +7,7 @@ import re
 
 import keras
 
-from bn_study.config.schema import ModelConfig, RunConfig
+from bn_study.config.schema import DEFAULT_PRECISION, ModelConfig, RunConfig
 from bn_study.config.validate import ClassSpec, closest_name
 from bn_study.errors import UserError
 from bn_study.model.fused_bn import MIN_EPSILON, FusedBatchNorm
@@ -75,13 +75,23 @@ def build_layer(spec: ClassSpec, where: str, bn_kernel: str = "keras") -> keras.
         raise UserError(f"{where}: Keras rejects the arguments: {_first_line(e)}{_argument_hint(cls, e)}") from None
 
 
-def build_model(config: ModelConfig, *, bn_kernel: str = "keras") -> keras.Model:
-    """A pure function from a model config (and the BN kernel, "keras" or "fused") to an
-    uncompiled keras.Sequential."""
+def _with_precision(spec: ClassSpec, precision: str, is_output: bool) -> ClassSpec:
+    """The layer's spec with its dtype policy: `precision` for every layer but the output one, which
+    stays float32 (Keras' mixed-precision guide: a bfloat16 softmax loses the small probabilities the
+    loss needs). A dtype the config gives a layer itself is kept."""
+    if precision == DEFAULT_PRECISION or "dtype" in spec.args:
+        return spec
+    return ClassSpec(spec.class_name, {**spec.args, "dtype": DEFAULT_PRECISION if is_output else precision})
+
+
+def build_model(config: ModelConfig, *, bn_kernel: str = "keras", precision: str = DEFAULT_PRECISION) -> keras.Model:
+    """A pure function from a model config (the BN kernel, "keras" or "fused", and a Keras dtype
+    policy name, train.precision) to an uncompiled keras.Sequential."""
     model = keras.Sequential(name=config.name)
     model.add(keras.Input(shape=config.input_shape))
     for i, spec in enumerate(config.layers):
         where = f"model.layers.{i} ({spec.class_name})"
+        spec = _with_precision(spec, precision, is_output=i == len(config.layers) - 1)
         layer = build_layer(spec, where, bn_kernel)
         try:
             model.add(layer)
@@ -99,7 +109,7 @@ def build_optimizer(spec: ClassSpec) -> keras.optimizers.Optimizer:
 
 def check_buildable(config: RunConfig) -> None:
     """Build model, optimizer, loss and metrics once so every Keras-level mistake shows early."""
-    build_model(config.model)
+    build_model(config.model, precision=config.train.precision)
     build_optimizer(config.optimizer)
     if config.probe is not None:
         n_layers = len(config.model.layers)

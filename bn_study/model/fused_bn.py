@@ -1,8 +1,8 @@
 """BatchNormalization on TensorFlow's fused kernel (FusedBatchNormV3), equal to Keras' layer.
 
 Keras 3's `keras.layers.BatchNormalization` computes the batch moments and the normalisation as
-separate ops (measured here: 36-53 ms forward + backward per step on the article's 26x26x32
-activation against 26 ms for the fused kernel). `FusedBatchNorm` takes the same arguments and
+separate ops, several passes over the activation where the fused kernel makes two (the time of each:
+results/bench_bn, docs/speed.md). `FusedBatchNorm` takes the same arguments and
 weights and differs only in how it computes, which tests/test_layers.py checks against Keras'
 layer (outputs, gradients, moving statistics within 1e-5). What makes it equal, not just close:
 - the kernel normalises NHWC over N, H, W; any other input is laid out that way first (channels
@@ -11,7 +11,10 @@ layer (outputs, gradients, moving statistics within 1e-5). What makes it equal, 
   channel); Keras averages the biased one, so it is multiplied back by (m - 1) / m;
 - the moving averages are updated with Keras' own rule and momentum convention,
   moving = moving * momentum + batch * (1 - momentum), not by the kernel's exponential_avg_factor;
-- float32 throughout (the kernel's scale, offset and statistics are float32 anyway).
+- scale, offset and statistics in float32; the input and output in the layer's compute dtype. Under
+  mixed precision (train.precision) a bfloat16 or float16 activation goes into the kernel as it is:
+  the kernel accumulates the moments in float32 and normalises there, as Keras' layer does after
+  casting up, so the model skips a cast each way and reads half the bytes.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf  # only here: importing this module must not need TensorFlow
 
-        x = tf.cast(inputs, "float32")
+        x = inputs if inputs.dtype in (tf.bfloat16, tf.float16) else tf.cast(inputs, "float32")
         rank = len(x.shape)
         channel_axis = self.axis % rank
         channels = x.shape[channel_axis]

@@ -87,6 +87,29 @@ def welch(b: np.ndarray, a: np.ndarray, **options):
         return stats.ttest_ind(b, a, equal_var=False, **options)
 
 
+def mean_difference_test(b: np.ndarray, a: np.ndarray, paired: bool = False, **options):
+    """Welch's t-test of b against a; with `paired`, the paired t-test of b - a (the arrays aligned by
+    seed: paired_values), which removes what the seed alone decides from the comparison."""
+    if paired:
+        return stats.ttest_rel(b, a, **options)
+    return welch(b, a, **options)
+
+
+def known_exactly(a: np.ndarray, b: np.ndarray, paired: bool = False) -> bool:
+    """Whether the difference has no spread: neither variant has any, or (paired) b - a is one value."""
+    return no_spread(b - a) if paired else no_spread(a) and no_spread(b)
+
+
+def paired_values(summary: pd.DataFrame, baseline: str, treatment: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both variants' values (as variant_values) at the seeds where both completed, in seed order."""
+    def by_seed(variant: str) -> pd.Series:
+        rows = summary[(summary["variant"] == variant) & (summary["status"] == "complete")]
+        return pd.Series(variant_values(summary, variant, metric), index=rows["seed"].to_numpy())
+    a, b = by_seed(baseline), by_seed(treatment)
+    seeds = sorted(set(a.index) & set(b.index))
+    return a[seeds].to_numpy(), b[seeds].to_numpy()
+
+
 def exact_p(effect: float) -> float:
     """The p-value of a difference between two variants without spread: known exactly, so 0 when
     non-zero, 1 when zero (the limit of Welch's test as both spreads vanish)."""
@@ -97,19 +120,24 @@ def _side(effect: float, expect: str | None) -> bool:
     return effect > 0 if expect == "higher" else effect < 0
 
 
+def _no_spread_words(paired: bool) -> str:
+    return "the same difference at every seed" if paired else "no spread in either variant"
+
+
 def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
-    """Welch's t-test of treatment b against baseline a."""
+    """Welch's t-test of treatment b against baseline a (paired by seed with claim.paired)."""
     evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
     if len(a) < 2 or len(b) < 2:
         return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
     effect = b.mean() - a.mean()
-    if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
+    if known_exactly(a, b, claim.paired):  # the difference is known exactly (module docstring)
         p, side = exact_p(effect), _side(effect, claim.expect)
-        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant (p taken as {p:g})",
+        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, {_no_spread_words(claim.paired)} (p taken as {p:g})",
                        p, verdict_for_p(p, side), side, effect=effect, ci_low=effect, ci_high=effect, ci_level=0.95)
-    test = welch(b, a)
+    test = mean_difference_test(b, a, claim.paired)
     low, high = test.confidence_interval(0.95)
-    evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], Welch p = {test.pvalue:.2g}"
+    name = "paired t" if claim.paired else "Welch"
+    evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], {name} p = {test.pvalue:.2g}"
     side = _side(effect, claim.expect)
     return Verdict(claim, evidence, float(test.pvalue), verdict_for_p(test.pvalue, side), side,
                    effect=effect, ci_low=low, ci_high=high, ci_level=0.95)
@@ -135,7 +163,8 @@ def _ci_against_band(low: float, high: float, claim: ClaimSpec) -> str:
 
 
 def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
-    """gain and equivalence: is treatment b's mean minus baseline a's inside value +- tolerance? (TOST)"""
+    """gain and equivalence: is treatment b's mean minus baseline a's inside value +- tolerance? (TOST;
+    paired by seed with claim.paired)"""
     center = claim.value or 0.0
     band_low, band_high = center - claim.tolerance, center + claim.tolerance
     evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
@@ -144,21 +173,25 @@ def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     effect = b.mean() - a.mean()
     inside = band_low <= effect <= band_high
     band = f"band [{band_low:g}, {band_high:g}]"
-    if no_spread(a) and no_spread(b):  # the difference is known exactly (module docstring)
+    if known_exactly(a, b, claim.paired):  # the difference is known exactly (module docstring)
         # Whether the exactly known difference lies in the band is certain either way: p = 0.
-        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, no spread in either variant, vs {band} (p taken as 0)",
+        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, {_no_spread_words(claim.paired)}, vs {band} (p taken as 0)",
                        0.0, verdict_for_p(0.0, inside), inside, effect=effect, ci_low=effect, ci_high=effect,
                        ci_level=1 - 2 * ALPHA)
-    low, high = welch(b, a).confidence_interval(1 - 2 * ALPHA)
-    evidence += f"; Δ = {_fmt(effect)} [90% CI {_fmt(low)}, {_fmt(high)}] vs {band}"
+
+    def test(shift: float = 0.0, **options):
+        return mean_difference_test(b, a + shift, claim.paired, **options)
+
+    low, high = test().confidence_interval(1 - 2 * ALPHA)
+    evidence += f"; Δ = {_fmt(effect)} [90% CI {_fmt(low)}, {_fmt(high)}{', paired by seed' if claim.paired else ''}] vs {band}"
     if inside:
-        above_low = welch(b, a + band_low, alternative="greater").pvalue
-        below_high = welch(b, a + band_high, alternative="less").pvalue
+        above_low = test(band_low, alternative="greater").pvalue
+        below_high = test(band_high, alternative="less").pvalue
         p = float(max(above_low, below_high))
         evidence += f", TOST p = {p:.2g}"
     else:  # the one-sided test that the difference lies beyond the edge it is observed beyond
         edge, alternative = (band_high, "greater") if effect > band_high else (band_low, "less")
-        p = float(welch(b, a + edge, alternative=alternative).pvalue)
+        p = float(test(edge, alternative=alternative).pvalue)
         evidence += f", p (outside the band) = {p:.2g}"
     return Verdict(claim, evidence, p, verdict_for_p(p, inside), inside, effect=effect, ci_low=low, ci_high=high,
                    ci_level=1 - 2 * ALPHA)
@@ -229,8 +262,10 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
     if claim.test == "value":
         x = variant_values(summary, claim.variant, claim.metric)
         return dataclasses.replace(judge_value(claim, x), **_sides(np.array([]), x))
-    a = variant_values(summary, claim.baseline, claim.metric)
-    b = variant_values(summary, claim.treatment, claim.metric)
+    if claim.paired:
+        a, b = paired_values(summary, claim.baseline, claim.treatment, claim.metric)
+    else:
+        a, b = (variant_values(summary, v, claim.metric) for v in (claim.baseline, claim.treatment))
     judges = {"difference": judge_difference, "gain": judge_interval, "equivalence": judge_interval,
               "spread": judge_spread}
     verdict = judges[claim.test](claim, a, b)

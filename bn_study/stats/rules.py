@@ -30,6 +30,9 @@ CLAIM_RULES = """- difference: Welch's t-test of `metric` between two variants; 
   diverged) with `metric` >= value; supported when the treatment line trains well at every value
   the baseline does and at more, not supported when at no value beyond the baseline's,
   inconclusive when each trains well at values where the other does not.
+paired: true (difference, gain, equivalence): the same tests on the per-seed differences at the seeds
+both variants completed (a paired t-test instead of Welch's), for variants that share what the seed
+decides; "no spread" then means the same difference at every seed.
 No spread: a variant whose runs all agree to float32 rounding (relative 1e-6) has no spread; when
 both variants have none, Welch's t is undefined, but the difference is known exactly: its p-value
 is taken as 0 (the limit of Welch's test as the spread vanishes) when the difference is non-zero,

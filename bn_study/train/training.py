@@ -204,7 +204,7 @@ def _fit_and_evaluate(config: RunConfig, run_dir: Path, images: ImageSet, record
     keras.utils.set_random_seed(config.seed)
     if train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    model = build_model(config.model, bn_kernel=record["numerics"]["bn_kernel"])
+    model = build_model(config.model, bn_kernel=record["numerics"]["bn_kernel"], precision=train.precision)
     record["parameters"] = model.count_params()  # for reports, which then need no TensorFlow
     model.compile(optimizer=build_optimizer(config.optimizer), loss=train.loss, metrics=list(train.metrics),
                   steps_per_execution=train.steps_per_execution or 1)
