@@ -67,8 +67,13 @@ def cmd_experiment(args) -> None:
     # This process trains only with the local sequential engine: then its threads are the runs'.
     threads = engine.threads_per_run() if engine.name == "local" and not engine.parallel else None
     experiment = load_experiment(args.experiment, args.overrides, args.seeds, threads)  # config errors first
-    run_and_report(experiment, args.out or DEFAULT_RESULTS / experiment.spec.name, engine, args.command_line,
-                   verbose=_verbose(), reuse_from=None if args.no_reuse else DEFAULT_RESULTS)
+    out, reuse_from = args.out or DEFAULT_RESULTS / experiment.spec.name, None if args.no_reuse else DEFAULT_RESULTS
+    if args.dry_run:
+        from bn_study.run.dry_run import dry_run
+
+        return dry_run(experiment, out, engine, reuse_from, DEFAULT_RESULTS)
+    run_and_report(experiment, out, engine, args.command_line, verbose=_verbose(), reuse_from=reuse_from,
+                   results_root=DEFAULT_RESULTS)
 
 
 def _print_paths(paths) -> None:
@@ -126,11 +131,11 @@ def cmd_plot(args) -> None:
 
     groups = overlay.resolve(args.folders)  # every input checked before anything is written
     table = overlay.group_table(groups, args.thresholds)
-    statements = overlay.spread_statements(groups)
+    statements, differences = overlay.spread_statements(groups), overlay.group_differences(groups)
     out = args.out or DEFAULT_RESULTS / "local" / "overlays" / overlay.slug(args.folders)
     paths = [overlay.write_group_table(table, out),
-             *write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line)]
-    print(console_text(table, statements))
+             *write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line, differences)]
+    print(console_text(table, statements, differences))
     _print_paths(paths)
 
 

@@ -117,6 +117,9 @@ def build_parser(program: str) -> argparse.ArgumentParser:
     p.add_argument("--no-reuse", action="store_true",
                    help="train every run here, even one whose config and seed a complete run under results/ "
                         "already has (by default that run is copied, and its run.json names where from)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs it would train, resume, copy and skip, and estimate the wall time from the "
+                        "runs this kind of CPU made of the same configs; train nothing, write nothing")
 
     p = _command(sub, "stats", help="compute an experiment's statistics files (summary, aggregate, claims, "
                                      "curves) from its run folders")

@@ -27,10 +27,30 @@ def test_a_copy_is_bit_identical_and_a_changed_run_is_not(jobs2_results, tmp_pat
     for results in (jobs2_results, copy):
         make_statistics(results)  # the statistics stage; compare reads summary.csv
     text = render(compare(jobs2_results, copy))
-    assert "## no_bn\n\nComplete runs: 1 in the reference, 1 here; seeds in both: 0; bit-identical: 1 of 1" in text
-    assert "## bn\n\nComplete runs: 1 in the reference, 1 here; seeds in both: 0; bit-identical: 0 of 1" in text
+    same = "Same resolved config in the reference and here (seeds aside).\n\n"
+    assert f"## no_bn\n\n{same}Complete runs: 1 in the reference, 1 here; seeds in both: 0; bit-identical: 1 of 1" in text
+    assert f"## bn\n\n{same}Complete runs: 1 in the reference, 1 here; seeds in both: 0; bit-identical: 0 of 1" in text
     assert "too few seeds (< 2 a side)" in text  # one seed a side: no test, no verdict
     assert "TensorFlow threads intra-op 1, inter-op 1" in text  # the machines, from run.json
+
+
+def test_a_comparison_says_when_the_configs_differ(jobs2_results, tmp_path):
+    """Another precision (or any other key) on one side is named above that variant's table, not mixed silently."""
+    import json
+
+    from bn_study.results import FILES_KEY, record_files
+    from bn_study.stats.stage import make_statistics
+
+    copy = shutil.copytree(jobs2_results, tmp_path / "copy")
+    run = copy / "bn/seed-0"
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("precision: float32", "precision: mixed_bfloat16"))
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, FILES_KEY: record_files(run)}))
+    for results in (jobs2_results, copy):
+        make_statistics(results)
+    text = render(compare(jobs2_results, copy))
+    assert ("## bn\n\nThe resolved configs differ (the reference → here) in 1 key(s): `train.precision` `float32` → "
+            "`mixed_bfloat16`.") in text
 
 
 def test_verdicts_follow_welchs_test_with_holm_across_figures():

@@ -207,6 +207,9 @@ def test_try_a_variant_as_the_readme_walks_through_it(results_dir, tmp_path, cap
     assert re.search(rf"{run_dir} against {results_dir / 'bn'}: test accuracy 0\.\d{{4}}: (above|below) .*2 reference "
                      r"seeds; 95% prediction interval of the reference \[", page)
     assert "epochs to validation accuracy 0.99" in page and f"wrote {out}/overlay.png" in printed
+    # what differs, above the figure and on the console: the edited line, nothing else
+    said = f"The resolved configs differ ({run_dir} → {results_dir / 'bn'}) in 1 key(s): `model.layers.1.momentum` `0.9` → (default)."
+    assert said in page.split("![overlay]")[0] and said in printed
     table = pd.read_csv(out / "overlay.csv")
     reference = table[(table["group"] == str(results_dir / "bn")) & (table["figure"] == "test_accuracy")].iloc[0]
     summary = pd.read_csv(results_dir / "summary.csv")
@@ -262,3 +265,47 @@ seeds: [1]
     stats_plots_report(out)
     assert "- Reused: 1 of these runs were not trained here" in (out / "REPORT.md").read_text()
     assert run_experiment(experiment, tmp_path / "again", verbose=0, log=lambda m: None) == {"complete": 2}
+
+
+def _tree(root):
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def test_dry_run_lists_what_it_would_do_estimates_it_and_writes_nothing(results_dir, tmp_path, capsys, monkeypatch):
+    """--dry-run: the runs to copy (same config and seed under results/) or train, an estimate from the
+    runs this kind of CPU made of the same configs (the fixture's own), and not one file written."""
+    (tmp_path / "results").symlink_to(results_dir.parent)  # the results/ that reuse and estimates read
+    monkeypatch.chdir(tmp_path)
+    before = _tree(results_dir.parent), _tree(tmp_path)
+    command = ["experiment", str(ROOT / "experiments/article.yaml"), *[a for s in SHRINK for a in ("--set", s)],
+               "--seeds", "0,1", "--out", str(tmp_path / "new"), "--dry-run"]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(": reuse ") == 4 and "4 to reuse; nothing to train" in printed
+    assert main([*command, "--no-reuse", "--jobs", "2"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert sum(": train, ~" in line for line in printed) == 4
+    match = re.search(r"4 to train; estimated training wall time (\d+\.\d) min on this kind of CPU \(.+, 2 at once\)",
+                      printed[-1])
+    assert match and float(match.group(1)) > 0
+    assert (_tree(results_dir.parent), _tree(tmp_path)) == before
+
+
+def test_the_estimate_is_recorded_beside_what_the_command_took(tmp_path):
+    from collections import Counter
+
+    from bn_study.report.setup_section import commands_lines
+    from bn_study.run.experiment import record_command
+    from bn_study.run.jobs import Engine
+
+    record_command(tmp_path, "bn-study experiment e.yaml", Engine(), Counter(complete=2), 126.0, 108.0)
+    (line,) = commands_lines(tmp_path, 2)
+    assert "2.1 min in 1 invocation(s) (estimated before they trained, from earlier runs on the same kind of CPU: 1.8 min)" in line
+    record_command(tmp_path, "bn-study experiment e.yaml", Engine(), Counter(complete=1), 60.0, None)
+    assert "estimated" not in commands_lines(tmp_path, 3)[0]  # one command had no estimate: no total
+
+
+def test_lanes_take_the_next_run_when_free():
+    from bn_study.run.estimate import lanes_wall_seconds
+
+    assert lanes_wall_seconds([4, 3, 3, 2], 2) == 6 and lanes_wall_seconds([4, 3], 1) == 7

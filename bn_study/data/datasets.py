@@ -48,6 +48,8 @@ CHECKSUMS = {
         "y_test": "8aafea10b1e2b780ca1ff151bdc742b097eef82d32916ea2338de9af6319562d",
     },
 }
+# Training images (before the validation split) in each checksum table's arrays.
+TRAINING_IMAGES = {"mnist": 60_000, "fashion_mnist": 60_000, "mnist_fixture": 800, "fashion_mnist_fixture": 800}
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # the full sets, with their fetchers
 
 

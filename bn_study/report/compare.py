@@ -11,6 +11,7 @@ import numpy as np
 from bn_study.report.html_page import to_html
 from bn_study.report.machines import machine_line
 from bn_study.report.tables import markdown_table
+from bn_study.report.words import differences_text
 from bn_study.results import RunRecord, write_text
 from bn_study.stats.labels import label
 from bn_study.stats.rules import COMPARE_RULE
@@ -53,7 +54,8 @@ def render(comparison: Comparison) -> str:
         rows = [[label(t.figure), _mean_text(t, "reference"), _mean_text(t, "local"), _difference_text(t),
                  f"{t.p:.3g}" if np.isfinite(t.p) else "–", f"{t.holm_p:.3g}" if np.isfinite(t.holm_p) else "–",
                  f"**{t.verdict}**"] for t in table[table["variant"] == match.variant].itertuples()]
-        lines += [f"## {match.variant}", "", counts, "",
+        lines += [f"## {match.variant}", "", differences_text(list(match.differences), "the reference", "here"), "",
+                  counts, "",
                   markdown_table(["figure", "reference mean [95% CI]", "reproduction", "difference [95% CI]", "p",
                                   "Holm p", "verdict"], rows), ""]
     lines += ["## Rule", "", COMPARE_RULE, "", "## Machines", "",

@@ -22,6 +22,8 @@ def machine_line(run: dict) -> str:
     numerics = run.get("numerics")
     if numerics:  # recorded since 2026-12-01; older runs say nothing rather than guess
         parts.append(numerics_line(numerics))
+    if "precision" in run:  # recorded since 2026-12-07; earlier runs computed in float32
+        parts.append(f"precision {run['precision']}")
     parts.append(", ".join(f"{name} {run[key]}" for name, key in (("Python", "python"), ("TensorFlow", "tensorflow"),
                                                                    ("Keras", "keras"), ("NumPy", "numpy")) if key in run))
     return "; ".join(parts)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.report.tables import markdown_table, mean_std
+from bn_study.report.words import differences_text
 from bn_study.results import write_text
 
 OVERLAY_PNG, OVERLAY_MD = "overlay.png", "overlay.md"
@@ -50,8 +51,15 @@ def draw_overlay(curves: pd.DataFrame, groups: list[str], out: Path) -> Path:
     return save_figure(fig, out / OVERLAY_PNG)
 
 
-def overlay_text(table: pd.DataFrame, statements: list[str], command: str) -> str:
-    """overlay.md: the inputs, the table (mean ± std over each group's runs) and the spread statements."""
+def differences_lines(differences: list[tuple[str, list]], first: str) -> list[str]:
+    """One line per group after the first: how its config differs from the first group's."""
+    return [differences_text(found, first, group) for group, found in differences]
+
+
+def overlay_text(table: pd.DataFrame, statements: list[str], command: str,
+                 differences: list[tuple[str, list]] = ()) -> str:
+    """overlay.md: the inputs, what differs between their configs, the table (mean ± std over each
+    group's runs) and the spread statements."""
     groups = list(dict.fromkeys(table["group"]))
     figures = list(dict.fromkeys(table["figure"]))
     indexed = table.set_index(["group", "figure"])
@@ -68,6 +76,7 @@ def overlay_text(table: pd.DataFrame, statements: list[str], command: str) -> st
                                      else f" (n={row['n']})"))
         rows.append([indexed.loc[(groups[0], figure), "label"], *cells])
     lines = ["# Overlay", "", f"Written by `{command}` from the run folders alone.", "",
+             *[f"- {line}" for line in differences_lines(list(differences), groups[0])], "",
              "![overlay](overlay.png)", "", markdown_table(["figure (mean ± std over runs)", *groups], rows), ""]
     if statements:
         lines += ["## Where a single run falls", "", *[f"- {s}" for s in statements], "",
@@ -77,18 +86,19 @@ def overlay_text(table: pd.DataFrame, statements: list[str], command: str) -> st
 
 
 def write_overlay(curves: pd.DataFrame, table: pd.DataFrame, statements: list[str], out: Path,
-                  command: str) -> list[Path]:
+                  command: str, differences: list[tuple[str, list]] = ()) -> list[Path]:
     """overlay.png and overlay.md in `out` (stats/overlay.py writes the table, overlay.csv)."""
     out.mkdir(parents=True, exist_ok=True)
     figure = draw_overlay(curves, list(dict.fromkeys(table["group"])), out)
-    write_text(out / OVERLAY_MD, overlay_text(table, statements, command))
+    write_text(out / OVERLAY_MD, overlay_text(table, statements, command, differences))
     return [figure, out / OVERLAY_MD]
 
 
-def console_text(table: pd.DataFrame, statements: list[str]) -> str:
-    """What `plot` prints: each figure's mean per group, then where a single run falls."""
+def console_text(table: pd.DataFrame, statements: list[str], differences: list[tuple[str, list]] = ()) -> str:
+    """What `plot` prints: what differs, each figure's mean per group, then where a single run falls."""
     groups = list(dict.fromkeys(table["group"]))
     wide = table.pivot(index="label", columns="group", values="mean").reindex(
         index=list(dict.fromkeys(table["label"])), columns=groups)
     rows = [[name, *(f"{v:.4f}" for v in row)] for name, row in wide.iterrows()]
-    return "\n".join([markdown_table(["figure (mean)", *groups], rows), *statements])
+    return "\n".join([*differences_lines(list(differences), groups[0]), markdown_table(["figure (mean)", *groups], rows),
+                      *statements])

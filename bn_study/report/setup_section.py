@@ -111,6 +111,9 @@ def commands_lines(results_dir: Path, complete_runs: int, first_started: str | N
                   if finished < complete_runs else "")
     earlier = (f" ({int(replaced.sum())} earlier invocation(s) not counted: they ended before the first of "
                f"these runs began, so the runs they trained were replaced)" if replaced.any() else "")
+    estimated = commands["estimated_s"] if "estimated_s" in commands else pd.Series(dtype=float)
+    estimate = (f" (estimated before they trained, from earlier runs on the same kind of CPU: "
+                f"{estimated.sum() / 60:.1f} min)" if len(estimated) and estimated.notna().all() else "")
     return [f"- Wall time of the experiment commands that trained these runs (data check and training; "
-            f"{COMMANDS_FILE}): {commands['wall_s'].sum() / 60:.1f} min in {len(commands)} invocation(s), "
+            f"{COMMANDS_FILE}): {commands['wall_s'].sum() / 60:.1f} min in {len(commands)} invocation(s){estimate}, "
             f"the last `{last['command']}` on {last['finished_utc'][:10]}{unrecorded}{earlier}"]

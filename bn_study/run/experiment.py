@@ -123,32 +123,42 @@ def _run_here(experiment: Experiment, jobs: list[Job], data: dict, verbose, log)
     return counts
 
 
-def record_command(out: Path, command_line: str, engine: Engine, counts: Counter, wall_seconds: float) -> None:
-    """Append the command's wall time to out/commands.csv when it trained (the report quotes it)."""
+def record_command(out: Path, command_line: str, engine: Engine, counts: Counter, wall_seconds: float,
+                   estimated_seconds: float | None = None) -> None:
+    """Append the command's wall time (and the estimate made before it trained) to out/commands.csv
+    when it trained (the report quotes both)."""
     if not set(counts) - {"skipped", "reused"}:
         return
     results.append_row(out / results.COMMANDS_FILE, {
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command_line,
         "engine": engine.name, "jobs": engine.jobs or (1 if engine.name == "local" else "all"),
         **{status: counts.get(status, 0) for status in ("complete", "diverged", "failed", "skipped", "reused")},
-        "wall_s": round(wall_seconds, 1)})
+        "wall_s": round(wall_seconds, 1),
+        "estimated_s": round(estimated_seconds, 1) if estimated_seconds is not None else None})
 
 
 def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_line: str,
-                   verbose="auto", log=print, reuse_from: Path | None = None) -> Counter:
+                   verbose="auto", log=print, reuse_from: Path | None = None,
+                   results_root: Path | None = None) -> Counter:
     """`bn-study experiment`: train what is missing, record the command, then the statistics stage,
-    plots and report from the files; UserError at the end if a run did not complete."""
+    plots and report from the files; UserError at the end if a run did not complete. The wall time is
+    estimated first from the runs under `results_root` (default: out's parent) and recorded beside
+    what it took."""
     from bn_study.report.experiment_report import write_reports
     from bn_study.report.plots import draw_plots
     from bn_study.report.run_figure import RUN_FIGURE, draw_run_figure, needs_figure
     from bn_study.stats.stage import make_statistics
 
+    from bn_study.run.dry_run import plan_estimate
+
+    estimated, words = plan_estimate(experiment, out, engine, reuse_from, results_root or out.parent)
+    log(f"{out}: {words}")
     started = time.perf_counter()
     counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine, reuse_from=reuse_from)
     trained_in = time.perf_counter() - started
     log(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
         + f" ({trained_in / 60:.1f} min)")
-    record_command(out, command_line, engine, counts, trained_in)
+    record_command(out, command_line, engine, counts, trained_in, estimated)
     runs, statistics, paths = make_statistics(out)
     for run in runs.damaged:
         log(f"warning: {results.damaged_line(run)}")

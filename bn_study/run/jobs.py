@@ -82,38 +82,82 @@ def make_engine(name: str = "local", jobs: int | None = None, threads: int | Non
     return Engine(name, jobs, threads, address)
 
 
-def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[str, RunConfig], out: Path,
-              log=print, reuse_from: Path | None = None) -> tuple[list[Job], int, int]:
-    """Every variant x seed, seed by seed (so partial results stay paired), minus the runs already
-    final with the same config and, with `reuse_from`, minus those copied from a complete run with the
-    same fingerprint found under it (run/reuse.py); returns (jobs to train, skipped, reused)."""
-    from bn_study.run.reuse import complete_runs, reuse_run, sound
+@dataclass(frozen=True)
+class PlannedRun:
+    """What an experiment will do with one variant x seed, decided by reading its folder only."""
+
+    index: int  # 1-based position in the experiment's list of variant x seed
+    total: int
+    variant: str
+    seed: int
+    config: RunConfig
+    run_dir: Path
+    action: str  # TRAIN, RESUME, SKIP (final with this config), REUSE (copied from `source`)
+    status: str = ""  # the status of the run found there (the final one when skipped)
+    damaged: str = ""  # a damaged run's problems: it is set aside first, then trained again or reused
+    source: Path | None = None
+
+    @property
+    def trains(self) -> bool:
+        return self.action in (TRAIN, RESUME)
+
+
+TRAIN, RESUME, SKIP, REUSE = "train", "resume", "skip", "reuse"
+
+
+def plan_runs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[str, RunConfig], out: Path,
+              reuse_from: Path | None = None) -> list[PlannedRun]:
+    """Every variant x seed, seed by seed (so partial results stay paired), and what to do with it:
+    skip a run already final with the same config, copy (with `reuse_from`) a complete run with the same
+    fingerprint found under that folder (run/reuse.py), train or resume the rest. Reads; writes nothing."""
+    from bn_study.run.reuse import complete_runs, sound
 
     pairs = [(variant, seed) for seed in seeds for variant in variants]
     sources = complete_runs(reuse_from, exclude=out) if reuse_from is not None and Path(reuse_from).is_dir() else {}
-    jobs, skipped, reused = [], 0, 0
+    planned = []
     for i, (variant, seed) in enumerate(pairs, 1):
         config = configs[variant].with_seed(seed)
         run_dir = Path(out) / variant / f"seed-{seed}"
         status = results.run_status(run_dir)
+        here = dict(index=i, total=len(pairs), variant=variant, seed=seed, config=config, run_dir=run_dir)
+        damaged = ""
         if status == results.DAMAGED:
-            problems = "; ".join(results.checked_run(run_dir).problems)
-            log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: damaged ({problems}); moved to {set_aside(run_dir)}, "
-                "training it again")
-            status = None
+            damaged, status = "; ".join(results.checked_run(run_dir).problems), None
         if status in results.FINAL:
             previous = results.read_json(run_dir / results.RUN_FILE)
             if previous.get("fingerprint") == config.fingerprint():
-                log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: {previous['status']}, skipped")
-                skipped += 1
+                planned.append(PlannedRun(**here, action=SKIP, status=previous["status"]))
                 continue
         elif status is None and (source := sound(sources.get(config.fingerprint(), []))):
-            reuse_run(source, run_dir)
-            log(f"[run {i}/{len(pairs)}] {variant} seed {seed}: reused {source} (same config and seed; "
-                "--no-reuse trains it instead)")
+            planned.append(PlannedRun(**here, action=REUSE, damaged=damaged, source=source))
+            continue
+        resumes = status is not None and status not in results.FINAL  # else absent, or another config's
+        planned.append(PlannedRun(**here, action=RESUME if resumes else TRAIN, status=status or "", damaged=damaged))
+    return planned
+
+
+def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[str, RunConfig], out: Path,
+              log=print, reuse_from: Path | None = None) -> tuple[list[Job], int, int]:
+    """plan_runs carried out: damaged runs set aside, reusable runs copied; returns (jobs to train,
+    skipped, reused)."""
+    from bn_study.run.reuse import reuse_run
+
+    jobs, skipped, reused = [], 0, 0
+    for run in plan_runs(variants, seeds, configs, out, reuse_from):
+        where = f"[run {run.index}/{run.total}] {run.variant} seed {run.seed}"
+        if run.damaged:
+            again = "copying it again" if run.action == REUSE else "training it again"
+            log(f"{where}: damaged ({run.damaged}); moved to {set_aside(run.run_dir)}, {again}")
+        if run.action == SKIP:
+            log(f"{where}: {run.status}, skipped")
+            skipped += 1
+            continue
+        if run.action == REUSE:
+            reuse_run(run.source, run.run_dir)
+            log(f"{where}: reused {run.source} (same config and seed; --no-reuse trains it instead)")
             reused += 1
             continue
-        jobs.append(Job(i, len(pairs), variant, seed, config, run_dir))
+        jobs.append(Job(run.index, run.total, run.variant, run.seed, run.config, run.run_dir))
     return jobs, skipped, reused
 
 

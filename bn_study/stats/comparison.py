@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bn_study.config.differences import config_differences
 from bn_study.errors import UserError
 from bn_study.results import RunRecord, write_text
 from bn_study.stats.aggregate import mean_ci
@@ -36,6 +38,9 @@ class SeedMatch:
     local_seeds: tuple[int, ...]
     shared: tuple[int, ...]
     identical: tuple[int, ...]
+    # The resolved configs' differences (dotted key, reference value, local value; seed aside), from the
+    # first complete run on each side: a comparison of another precision or epochs says so.
+    differences: tuple[tuple[str, Any, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,10 @@ def compare(reference_dir: Path, local_dir: Path) -> Comparison:
         local_runs = {r.seed: r for r in local.complete if r.variant == variant}
         shared = sorted(set(ref_runs) & set(local_runs))
         identical = tuple(s for s in shared if same_run(ref_runs[s], local_runs[s]))
-        matches.append(SeedMatch(variant, tuple(sorted(ref_runs)), tuple(sorted(local_runs)), tuple(shared), identical))
+        differences = (tuple(config_differences(next(iter(ref_runs.values())).config, next(iter(local_runs.values())).config))
+                       if ref_runs and local_runs else ())
+        matches.append(SeedMatch(variant, tuple(sorted(ref_runs)), tuple(sorted(local_runs)), tuple(shared), identical,
+                                 differences))
         a = ref_table[ref_table["variant"] == variant]
         b = local_table[local_table["variant"] == variant]
         tests += [figure_test(variant, f, a[f], b[f]) for f in COMPARE_FIGURES if f in a and f in b]

@@ -87,6 +87,15 @@ def resolve(paths: list[Path]) -> list[Group]:
     return groups
 
 
+def group_differences(groups: list[Group]) -> list[tuple[str, list]]:
+    """Each group after the first with its resolved config's differences from the first group's (each
+    group's first run; seeds aside): what the overlay compares."""
+    from bn_study.config.differences import config_differences
+
+    first = groups[0].runs[0].config
+    return [(g.label, config_differences(first, g.runs[0].config)) for g in groups[1:]]
+
+
 def group_curves(groups: list[Group]) -> pd.DataFrame:
     """curves.csv's bands with one 'variant' per group (its label)."""
     return curves_table([dataclasses.replace(r, variant=g.label) for g in groups for r in g.runs])

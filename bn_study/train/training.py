@@ -27,6 +27,7 @@ from bn_study.model.build import build_model, build_optimizer
 from bn_study.train.backup import AtomicBackupAndRestore
 from bn_study.train.landscape import LandscapeCallback
 from bn_study.train.precise_bn import PreciseBN, PreciseBNCallback
+from bn_study.train.precision import precision_note
 from bn_study.train.probe import ProbeCallback
 from bn_study.train.step_loss import StepLossCallback
 from bn_study.train.steps import StepTestCallback
@@ -140,7 +141,7 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
         status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
         python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
         numpy=np.__version__, device=device_description(), cpu=cpu_facts(), host=host_name(), pid=os.getpid(), threads=threads,
-        numerics=numerics, deterministic=config.train.deterministic, **provenance(), **(extra or {}),
+        numerics=numerics, precision=config.train.precision, deterministic=config.train.deterministic, **provenance(), **(extra or {}),
         started=record.get("started", _now()), attempt_started=_now(),
         attempts=record.get("attempts", 0) + 1, total_seconds=record.get("total_seconds", 0.0),
         cpu_seconds=record.get("cpu_seconds", 0.0))
@@ -167,6 +168,9 @@ def train_run(config: RunConfig, run_dir: Path, images: ImageSet, *, variant: st
         results.write_text(run_dir / results.CONFIG_FILE, dump_yaml(config.to_raw()))
         results.write_json(run_file, record)
         log(f"device: {record['device']}")
+        note = precision_note(config.train.precision, record["cpu"]["isa"], record["device"].startswith("GPU"))
+        if note:
+            log(note)
         started, cpu_started = time.perf_counter(), cpu_seconds()
         old_sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
         signalled_before = len(SIGNALLED)
