@@ -8,11 +8,11 @@ REQUIREMENTS := $(shell nvidia-smi >/dev/null 2>&1 && echo requirements-gpu.txt 
 EXPERIMENT := experiments/article.yaml
 RESULTS := results/article
 # Runs at once, each in its own process with cores // JOBS threads. 2 by default: two one-thread runs
-# finished whole experiments in 0.88-0.92 of the sequential wall time on 2 cores (results/bench_parallel);
+# finish whole experiments sooner than one run after another on 2 cores (results/bench_parallel);
 # make reproduce JOBS=1 trains one run after another with all cores.
 JOBS ?= 2
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html bench bench-bn bench-threads profile bench-parallel bench-kernels
+.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html bench bench-bn bench-precision bench-threads profile bench-parallel bench-kernels
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -42,15 +42,15 @@ quick: data-mnist
 	$(PY) -m bn_study experiment $(EXPERIMENT) --seeds 0 --set train.epochs=2 \
 		--set data.train_limit=6000 --out results/article-quick
 
-# The experiments beyond the article's (README and docs/experiments.md), more than 12 hours on 2 CPU
-# cores in all; each skips its complete runs, so an interrupted `make studies` continues.
+# The experiments beyond the article's (README and docs/experiments.md; each report gives its time);
+# each skips its complete runs, so an interrupted `make studies` continues.
 STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift batch_size \
 	when_bn_helps_mlp landscape when_bn_helps_cnn when_bn_helps_rate when_bn_helps_fashion
 studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
 
 # pytest-xdist processes: whole files go to one (their module fixtures, e.g. one local Ray, stay
-# shared). On this project's 2 cores, 2 take `make test` from 11 min in one process to under 6.
+# shared). Two workers on this project's 2 cores: the tiers' times are in docs/internals.md, Tests.
 TEST_WORKERS ?= 2
 test: install
 	$(PY) -m pytest -q --durations=12 -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
@@ -107,6 +107,12 @@ bench: data-mnist
 bench-bn: data-mnist
 	$(PY) -m bn_study bench --variants bn --epochs 3 --pairs 3 \
 		--arms bn_study:BN_STUDY_BN_KERNEL=keras,bn_study_fused,bn_study_manual --out results/bench_bn
+
+# Both article models in float32 and in mixed_bfloat16 (train.precision), alternated, 3 pairs; ratios to
+# float32 per pair. bfloat16 is fast only on CPUs that compute it (avx512_bf16, amx_bf16).
+bench-precision: data-mnist
+	$(PY) -m bn_study bench --epochs 3 --pairs 3 --arms 'bn_study,bn_study:train.precision=mixed_bfloat16' \
+		--out results/bench_precision
 
 # Both article models at 1 and 2 TensorFlow threads (and all cores where there are more).
 comma := ,

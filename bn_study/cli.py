@@ -201,13 +201,15 @@ def cmd_bench(args) -> None:
 
         import_ray()
         out = args.out or DEFAULT_RESULTS / "bench_parallel"
-        table = run_parallel_bench(args.pairs, args.epochs, ",".join(map(str, args.seeds)), args.overrides, out)
+        table = run_parallel_bench(args.pairs, args.epochs, ",".join(map(str, args.seeds)), args.overrides, out,
+                                   args.command_line)
     else:
         from bn_study.bench.side_by_side import check_arms, run_bench
 
         out = args.out or DEFAULT_RESULTS / "bench"
         check_arms(args.arms.split(","), args.variants)
-        table = run_bench(args.variants, args.arms.split(","), args.epochs, args.pairs, args.overrides, out)
+        table = run_bench(args.variants, args.arms.split(","), args.epochs, args.pairs, args.overrides, out,
+                          args.command_line)
     print(table.to_string(index=False))
     print(f"wrote {out / 'bench.csv'} and {out / 'README.md'}")
 

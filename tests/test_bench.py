@@ -27,6 +27,8 @@ def test_bench_writes_csv_and_readme(tmp_path, capsys):
     assert (table["process_cpu_s"] > table["median_epoch_cpu_s"]).all()
     readme = (tmp_path / "README.md").read_text()
     assert "alternate" in readme and "Device:" in readme
+    # the command as it was typed, so that it runs as written (the arms' own options included)
+    assert "bench --epochs 2 --pairs 1 --variants no_bn --arms reference,reference_tf_data_uint8,bn_study:" in readme
 
 
 def test_bench_rejects_unknown_arm(capsys):
@@ -59,7 +61,7 @@ def test_arm_settings_split_into_environment_and_overrides():
 def test_uint8_pipeline_yields_the_same_float32_images():
     import numpy as np
 
-    from bn_study.bench.side_by_side import _tf_data
+    from bn_study.bench.reference_script import _tf_data
 
     x = np.arange(256, dtype=np.uint8).reshape(4, 8, 8, 1)  # every byte value
     y = np.arange(4)
@@ -76,7 +78,8 @@ def test_parallel_bench_divides_by_the_sequential_arm_of_each_round(tmp_path, mo
     monkeypatch.setattr(bench_parallel, "measure", lambda arm, *a: {
         "arm": arm, "runs": 4, "wall_s": next(walls), "tree_cpu_s": 150.0, "runs_cpu_s": 140.0,
         "runs_wall_s": 130.0, "threads_per_run": 2 if arm == "sequential" else 1})
-    table = bench_parallel.run_parallel_bench(2, 3, "0,1", ON_FIXTURE, tmp_path, log=lambda m: None)
+    table = bench_parallel.run_parallel_bench(2, 3, "0,1", ON_FIXTURE, tmp_path, "bn-study bench --parallel --pairs 2 "
+                                              "--epochs 3 --seeds 0,1", log=lambda m: None)
     assert list(table["arm"]) == ["sequential", "jobs_2", "ray"] * 2
     assert list(table["ratio_to_sequential"]) == [1.0, 0.8, 0.9, 1.0, 0.8, 1.0]
     assert pd.read_csv(tmp_path / "bench.csv").equals(table)

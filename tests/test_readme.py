@@ -175,3 +175,33 @@ def test_headers_give_command_and_where_results_are_not_measured_numbers(path):
     for comment in comments:
         for pattern in MEASURED:
             assert not re.search(pattern, comment), f"a measured number in a comment ({comment.strip()!r})"
+
+# Also a ratio range ("0.88-0.92 of ..."), which MEASURED's units do not catch.
+MEASURED_IN_CODE = (*MEASURED, r"\b0\.\d+\s?(-|–)\s?0\.\d+\b")
+
+
+def _comments_and_docstrings(path) -> list[str]:
+    """Every comment and docstring of a Python file, without its quoted format examples ('0.99 ± 0.01')."""
+    import ast
+    import io
+    import tokenize
+
+    source = path.read_text()
+    found = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT]
+    found += [ast.get_docstring(node, clean=False) or "" for node in ast.walk(ast.parse(source))
+              if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [re.sub(r"(?<!\w)'[^'\n]*'(?!\w)", "''", text) for text in found]
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "bn_study").rglob("*.py"), ROOT / "Makefile", ROOT / "pyproject.toml"]),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_code_states_no_measured_number(path):
+    """Measured times, ratios and accuracies go stale in code too: comments and docstrings point to the
+    measurement (results/, docs/) instead. A band's width ('± 1 std') is a definition, not a measurement."""
+    texts = (_comments_and_docstrings(path) if path.suffix == ".py"
+             else [line.split("#", 1)[1] for line in path.read_text().splitlines() if "#" in line])
+    for text in texts:
+        text = re.sub(r"(\+-|±)\s?1 std", "", text)
+        for pattern in MEASURED_IN_CODE:
+            match = re.search(pattern, text)
+            assert not match, f"a measured number in a comment or docstring: {match.group(0)!r} in {text.strip()[:120]!r}"

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 
+from bn_study.bench.harness import add_ratios, alternate, machine_lines, write_measurement
 from bn_study.bench.timed import run_timed
-from bn_study.results import write_text
 from bn_study.train.threads import available_cores
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/bench/../..
@@ -52,45 +50,25 @@ def measure(arm: str, epochs: int, seeds: str, shrink: list[str]) -> dict:
             "threads_per_run": runs[0]["threads"]["intra_op"] if runs else None}
 
 
-def run_parallel_bench(rounds: int, epochs: int, seeds: str, shrink: list[str], out: Path, log=print) -> pd.DataFrame:
+def run_parallel_bench(rounds: int, epochs: int, seeds: str, shrink: list[str], out: Path, command: str,
+                       log=print) -> pd.DataFrame:
     """Alternate the three arms `rounds` times; write bench.csv and README.md in `out`."""
-    rows = []
-    for round_ in range(1, rounds + 1):
-        for arm in ARMS:
-            row = {"round": round_, **measure(arm, epochs, seeds, shrink)}
-            log(f"[round {round_}] {arm}: {row['wall_s']} s wall, {row['tree_cpu_s']} CPU s")
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    base = table[table["arm"] == "sequential"].set_index("round")["wall_s"]
-    table["ratio_to_sequential"] = [round(r.wall_s / base[r.round], 3) for r in table.itertuples()]
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "bench.csv", table.to_csv(index=False))
-    write_text(out / "README.md", _readme(table, rounds, epochs, seeds, shrink))
-    return table
-
-
-def _readme(table: pd.DataFrame, rounds: int, epochs: int, seeds: str, shrink: list[str]) -> str:
-    import keras
-    import ray
-    import tensorflow as tf
-
-    from bn_study.train.machine import device_description
-
+    rows = alternate(list(ARMS), rounds, lambda arm: measure(arm, epochs, seeds, shrink), log,
+                     describe=lambda r: f"{r['wall_s']} s wall, {r['tree_cpu_s']} CPU s")
+    table = add_ratios(pd.DataFrame(rows), "sequential", {"wall_s": "ratio_to_"}, ["round"])
     summary = table.groupby("arm", sort=False).agg(
         median_wall_s=("wall_s", "median"), median_ratio=("ratio_to_sequential", "median"),
         min_ratio=("ratio_to_sequential", "min"), max_ratio=("ratio_to_sequential", "max"),
         median_tree_cpu_s=("tree_cpu_s", "median"), median_runs_cpu_s=("runs_cpu_s", "median"),
         threads_per_run=("threads_per_run", "first")).reset_index()
-    return "\n".join([
-        "# Parallel benchmark", "",
-        f"Written by `python -m bn_study bench --parallel --pairs {rounds} --epochs {epochs} --seeds {seeds}"
-        f"{''.join(' --set ' + s for s in shrink)}` on {time.strftime('%Y-%m-%d')}.", "",
+    explanation = (
         f"Each row of bench.csv is the whole `experiment` command (experiments/article.yaml, seeds {seeds}, "
         f"{epochs} epochs) in a fresh results folder: start-up, training, plots and report. The arms "
         f"alternate ({', '.join(ARMS)}) in each of {rounds} rounds; ratios divide by the sequential arm of "
         "the same round. tree_cpu_s: user + system seconds of the command's process tree (wait4); "
-        "runs_cpu_s: the runs' own, from run.json (Ray's workers are not in the driver's tree).", "",
-        "```\n" + summary.to_string(index=False) + "\n```", "",
-        f"- Device: {device_description()}, {available_cores()} cores available",
-        f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"Ray {ray.__version__}", ""])
+        "runs_cpu_s: the runs' own, from run.json (Ray's workers are not in the driver's tree).")
+    import ray
+
+    machine = machine_lines(f", Ray {ray.__version__}; {available_cores()} cores available")
+    write_measurement(out, "Parallel benchmark", command, table, summary, explanation, machine)
+    return table

@@ -15,8 +15,8 @@ history.csv's `seconds`; for bn_study arms `median_val_s` is the validation pass
 - bn_study_fused, bn_study_manual (BN model only): the BN model with FusedBatchNorm (TensorFlow's
   fused kernel) or ManualBatchNorm (the textbook equations) in place of Keras' BatchNormalization.
 Each row also has the CPU seconds (user + system, all threads) of the same epochs, and of the whole
-process beside its wall time: on a shared machine wall time swings +-20% between identical runs,
-CPU time much less; the last epoch's accuracies show whether an arm learns the same (the BN
+process beside its wall time: on a shared machine wall time swings between identical runs far
+more than CPU time; the last epoch's accuracies show whether an arm learns the same (the BN
 model's validation accuracy in its first epochs swings with its moving averages: read it with care).
 Any arm may take `:KEY=VALUE;KEY=VALUE`: a KEY in capitals is an environment variable of that
 process (e.g. TF_NUM_INTRAOP_THREADS=1), any other a --set override of a bn_study arm.
@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 
+from bn_study.bench.harness import add_ratios, alternate, machine_lines, write_measurement
 from bn_study.bench.timed import run_timed
 from bn_study.errors import UserError
-from bn_study.results import write_text
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/bench/../..
 CONFIGS = {"no_bn": ROOT / "configs/article_no_bn.yaml", "bn": ROOT / "configs/article_bn.yaml"}
@@ -77,64 +75,13 @@ def check_arms(arms: list[str], models: list[str]) -> None:
                             f"{','.join(ARM_CONFIGS[base])}")
 
 
-def _tf_data(x, y, batch_size: int, shuffle: bool):
-    """A tf.data pipeline over in-memory arrays; uint8 images are scaled to float32 [0, 1] per batch."""
-    import tensorflow as tf
-
-    data = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    if shuffle:
-        data = data.shuffle(len(x), seed=0, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    if x.dtype == "uint8":
-        data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255, labels),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-    return data.prefetch(tf.data.AUTOTUNE)
-
-
-def reference_main(model_name: str, epochs: int, train_limit: int | None, data_path: str | None, dataset: str,
-                   feed: str = "reference") -> None:
-    """The article's script, plain Keras; prints its epoch times as JSON on the last line."""
-    import keras
-
-    from bn_study.data.datasets import load_dataset
-
-    images = load_dataset(data_path, dataset, log=lambda m: None)  # the same verified arrays
-    x = images.x_train[:train_limit].reshape(-1, 28, 28, 1)
-    x = x if feed == "reference_tf_data_uint8" else x.astype("float32") / 255
-    y = images.y_train[:train_limit]
-    keras.utils.set_random_seed(0)
-    L = keras.layers
-    layers = [L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
-              L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
-              L.Flatten(), L.Dense(256, activation="relu"), L.Dense(10, activation="softmax")]
-    if model_name == "bn":
-        for position in (6, 4, 3, 2, 1):  # after Dense(256), pool, conv, pool, conv
-            layers.insert(position, L.BatchNormalization())
-    model = keras.Sequential([keras.Input((28, 28, 1)), *layers])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(), metrics=["accuracy"])
-    times, cpu_times, start = [], [], [0.0, 0.0]
-    clock = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda e, logs: start.__setitem__(slice(None), [time.perf_counter(), time.process_time()]),
-        on_epoch_end=lambda e, logs: (times.append(time.perf_counter() - start[0]),
-                                      cpu_times.append(time.process_time() - start[1])))
-    if feed == "reference":
-        history = model.fit(x, y, batch_size=250, epochs=epochs, validation_split=0.2, verbose=0, callbacks=[clock])
-    else:
-        split_at = int(len(x) * 0.8)
-        history = model.fit(_tf_data(x[:split_at], y[:split_at], 250, shuffle=True), epochs=epochs, verbose=0, callbacks=[clock],
-                  validation_data=_tf_data(x[split_at:], y[split_at:], 250, shuffle=False))
-    print(json.dumps({"seconds": times, "cpu_seconds": cpu_times, "n_train": int(len(x) * 0.8),
-                      "final_accuracy": history.history["accuracy"][-1],
-                      "final_val_accuracy": history.history["val_accuracy"][-1]}))
-
-
 def _command(arm: str, model: str, epochs: int, shrink: list[str], out: Path) -> list[str]:
     base, _, arm_sets = parse_arm(arm)
     if base.startswith("reference"):
         limit = next((s.split("=")[1] for s in shrink if s.startswith("data.train_limit=")), "none")
         path = next((s.split("=", 1)[1] for s in shrink if s.startswith("data.path=")), "none")
         dataset = next((s.split("=")[1] for s in shrink if s.startswith("data.dataset=")), "mnist")
-        return [sys.executable, "-m", "bn_study.bench.side_by_side", model, str(epochs), limit, path, dataset, base]
+        return [sys.executable, "-m", "bn_study.bench.reference_script", model, str(epochs), limit, path, dataset, base]
     sets = [f"train.epochs={epochs}", *shrink]
     if base == "bn_study_probe":
         sets.append(PROBES[model])
@@ -187,43 +134,31 @@ def measure(arm: str, model: str, epochs: int, shrink: list[str]) -> dict:
 
 
 def run_bench(models: list[str], arms: list[str], epochs: int, pairs: int, shrink: list[str], out: Path,
-              log=print) -> pd.DataFrame:
+              command: str, log=print) -> pd.DataFrame:
     """Alternate the arms for each model `pairs` times; write bench.csv and README.md in `out`."""
     if epochs < 2:
         raise UserError("--epochs must be at least 2 (the first is warm-up)")
     rows = []
     for model in models:
-        for pair in range(1, pairs + 1):
-            for arm in arms:
-                row = {"pair": pair, **measure(arm, model, epochs, shrink)}
-                log(f"[{model} pair {pair}] {arm}: {row['median_epoch_s']} s/epoch ({row['median_epoch_cpu_s']} "
-                    f"CPU s), {row['samples_per_s']} samples/s, peak RSS {row['peak_rss_mb']} MB")
-                rows.append(row)
-    table = pd.DataFrame(rows)
+        rows += [{**row, "pair": row.pop("round")} for row in alternate(
+            arms, pairs, lambda arm: measure(arm, model, epochs, shrink), log, label=f"{model} ",
+            describe=lambda r: (f"{r['median_epoch_s']} s/epoch ({r['median_epoch_cpu_s']} CPU s), "
+                                f"{r['samples_per_s']} samples/s, peak RSS {r['peak_rss_mb']} MB"))]
+    table = add_ratios(pd.DataFrame(rows), arms[0], {"median_epoch_s": "ratio_to_", "median_epoch_cpu_s": "cpu_ratio_to_"},
+                       ["model", "pair"])
     baseline = table[table["arm"] == arms[0]].set_index(["model", "pair"])
     same_pair = pd.MultiIndex.from_frame(table[["model", "pair"]])
-    for column, name in (("median_epoch_s", "ratio_to_"), ("median_epoch_cpu_s", "cpu_ratio_to_")):
-        table[name + arms[0]] = (table[column] / baseline[column].reindex(same_pair).to_numpy()).round(3)
     for column in ("accuracy", "val_accuracy"):
         table[f"{column}_diff_to_{arms[0]}"] = (
             table[f"final_{column}"] - baseline[f"final_{column}"].reindex(same_pair).to_numpy()).round(5)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "bench.csv", table.to_csv(index=False))
-    write_text(out / "README.md", _readme(table, arms, epochs, pairs, shrink))
+    write_measurement(out, "Benchmark", command, table, _summary(table, arms), _explanation(arms, pairs), machine_lines())
     return table
 
 
-def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrink: list[str]) -> str:
-    from bn_study.train.quiet_tensorflow import import_tensorflow
-
-    tf = import_tensorflow()
-    import keras
-
-    from bn_study.train.machine import device_description
-
+def _summary(table: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     ratio, cpu_ratio, train_accuracy, accuracy = (
         f"{prefix}_to_{arms[0]}" for prefix in ("ratio", "cpu_ratio", "accuracy_diff", "val_accuracy_diff"))
-    summary = table.groupby(["model", "arm"], sort=False).agg(
+    return table.groupby(["model", "arm"], sort=False).agg(
         median_epoch_s=("median_epoch_s", "median"), median_epoch_cpu_s=("median_epoch_cpu_s", "median"),
         median_val_s=("median_val_s", "median"), samples_per_s=("samples_per_s", "median"),
         intra_op_threads=("intra_op_threads", "max"), samples_per_s_per_thread=("samples_per_s_per_thread", "median"),
@@ -231,25 +166,13 @@ def _readme(table: pd.DataFrame, arms: list[str], epochs: int, pairs: int, shrin
         median_cpu_ratio=(cpu_ratio, "median"), max_abs_acc_diff=(train_accuracy, lambda d: d.abs().max()),
         max_abs_val_acc_diff=(accuracy, lambda d: d.abs().max()),
         peak_rss_mb=("peak_rss_mb", "max")).reset_index()
-    threads = (f"TensorFlow intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default (all cores)'}, "
-               f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
-    return "\n".join([
-        "# Benchmark", "",
-        f"Written by `python -m bn_study bench --epochs {epochs} --pairs {pairs} --arms {','.join(arms)}"
-        f"{''.join(' --set ' + s for s in shrink)}` on {time.strftime('%Y-%m-%d')}.", "",
-        f"Each row of bench.csv is one process; arms alternate ({' '.join(arms)}) in each of {pairs} pairs; "
-        f"the first epoch of each process is excluded as warm-up. Ratios divide by the {arms[0]} process "
-        f"of the same pair: median_ratio (the verdict's figure) of the median epoch wall time, "
-        f"median_cpu_ratio of its CPU seconds (user + system, all threads), the cross-check that a "
-        f"busy machine cannot fake; max_abs_acc_diff and max_abs_val_acc_diff are the largest gaps in "
-        f"the last epoch's training and validation accuracy to the {arms[0]} process (same seed and "
-        f"data; a BN model's early validation accuracy swings with its moving averages).", "",
-        "```\n" + summary.to_string(index=False) + "\n```", "",
-        f"- Device: {device_description()}; {threads}",
-        f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}", ""])
 
 
-if __name__ == "__main__":  # a reference arm's own process: MODEL EPOCHS TRAIN_LIMIT DATA_PATH DATASET ARM
-    name, n_epochs, limit, path, data_set, feed = sys.argv[1:7]
-    reference_main(name, int(n_epochs), None if limit == "none" else int(limit), None if path == "none" else path,
-                   data_set, feed)
+def _explanation(arms: list[str], pairs: int) -> str:
+    return (f"Each row of bench.csv is one process; arms alternate ({' '.join(arms)}) in each of {pairs} pairs; "
+            f"the first epoch of each process is excluded as warm-up. Ratios divide by the {arms[0]} process "
+            f"of the same pair: median_ratio (the verdict's figure) of the median epoch wall time, "
+            f"median_cpu_ratio of its CPU seconds (user + system, all threads), the cross-check that a "
+            f"busy machine cannot fake; max_abs_acc_diff and max_abs_val_acc_diff are the largest gaps in "
+            f"the last epoch's training and validation accuracy to the {arms[0]} process (same seed and "
+            f"data; a BN model's early validation accuracy swings with its moving averages).")

@@ -2,7 +2,7 @@
 
 TensorFlow is not fork-safe and fixes its thread pools at its first op, so each worker is a
 `spawn`ed process whose thread count is set before TensorFlow starts; it then trains job after job
-from a queue (importing TensorFlow once, ~5 s, not once per run). A worker writes each run
+from a queue (importing TensorFlow once, not once per run). A worker writes each run
 directory exactly as a sequential run does (train_run, under the run's lock) and the run's Keras log
 to <run>/train.log; the parent only hands out jobs and reads what the workers report. Workers die
 with the parent (PR_SET_PDEATHSIG): an orphan would keep training and hold its run's lock, and the

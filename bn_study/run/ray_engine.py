@@ -41,7 +41,7 @@ def import_ray():
 
 
 def check_address(address: str | None) -> None:
-    """Fail at once on an address where no cluster answers (ray.init would wait ~2 minutes)."""
+    """Fail at once on an address where no cluster answers (ray.init would wait for minutes)."""
     if address in (None, "auto"):
         return
     host, sep, port = address.rpartition(":")

@@ -174,7 +174,7 @@ def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     inside = band_low <= effect <= band_high
     band = f"band [{band_low:g}, {band_high:g}]"
     if known_exactly(a, b, claim.paired):  # the difference is known exactly (module docstring)
-        # Whether the exactly known difference lies in the band is certain either way: p = 0.
+        # Whether the exactly known difference lies in the band is certain either way: p is taken as 0.
         return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, {_no_spread_words(claim.paired)}, vs {band} (p taken as 0)",
                        0.0, verdict_for_p(0.0, inside), inside, effect=effect, ci_low=effect, ci_high=effect,
                        ci_level=1 - 2 * ALPHA)

@@ -22,8 +22,8 @@ from bn_study.errors import UserError
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/train/../..
 
 # The vector instruction sets decide which kernels TensorFlow's oneDNN/Eigen pick, and so the last
-# digits of a run: seed 0 of the article's no-BN model ended at test accuracy 0.9906 on an AMD EPYC
-# with AVX2 but no AVX-512 against the committed 0.9921 (same versions). Named as /proc/cpuinfo does.
+# digits of a run: seed 0 of the article's no-BN model ended in other digits on an AMD EPYC with AVX2
+# but no AVX-512 than on the machine that made the committed run (same versions). Named as /proc/cpuinfo does.
 VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
               "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2")
 
@@ -33,8 +33,8 @@ NUMERICS_VARIABLES = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "ONEDNN_DEF
                       "DNNL_MAX_CPU_ISA", "DNNL_DEFAULT_FPMATH_MODE", "OMP_NUM_THREADS", "TF_DETERMINISTIC_OPS", "TF_XLA_FLAGS",
                       "XLA_FLAGS", "TF_ENABLE_ONEDNN_SPMD", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "KERAS_BACKEND")
 # Which kernel computes the configs' Keras BatchNormalization layers (bn_study.model.build): "fused"
-# (TensorFlow's FusedBatchNormV3, 0.60x the CPU seconds per epoch of TensorFlow's default on the
-# AVX2 EPYC and about 0.6x on the AMX Xeon; docs/speed.md) or "keras" (Keras' own ops).
+# (TensorFlow's FusedBatchNormV3, faster than Keras' own ops on every CPU measured: results/bench_bn,
+# docs/speed.md) or "keras" (Keras' own ops).
 BN_KERNEL_VARIABLE = "BN_STUDY_BN_KERNEL"
 BN_KERNELS = ("fused", "keras")
 DEFAULT_BN_KERNEL = "fused"

@@ -29,9 +29,8 @@ def apply_speed_defaults() -> None:
     """bn_study's defaults for what TensorFlow reads at start-up, unless the user set them.
 
     oneDNN on, on every x86 CPU: TensorFlow 2.21 turns it on only with AVX512_VNNI, AVX512_BF16,
-    AVX_VNNI or AMX, yet on an AMD EPYC with AVX2 only the article's BN model took 0.86x the CPU
-    seconds per epoch of Eigen's kernels (median of 3 alternated pairs, each pair ahead; docs/speed.md,
-    results/bench_onednn_bn), and on an AMX Xeon Eigen took 1.5x oneDNN's. Switch back with
+    AVX_VNNI or AMX, yet it trains the article's BN model faster on an AMD EPYC with AVX2 only, and faster still on an
+    AMX Xeon (results/bench_onednn_bn, docs/speed.md). Switch back with
     TF_ENABLE_ONEDNN_OPTS=0; run.json records which applied.
     """
     if platform.machine().lower() in ("x86_64", "amd64"):

@@ -1,8 +1,8 @@
 """TensorFlow's thread pools, and what a run records about the process that trained it.
 
 The intra-op thread count is part of what makes a run reproducible: reductions are split across
-threads, so seed 0 of the article's BN model ends at test accuracy 0.9750 with one thread and
-0.9745 with two (issue 12). The pools are fixed when TensorFlow first runs an op, so
+threads, so seed 0 of the article's BN model ends in other last digits with one thread than with two
+(issue 12). The pools are fixed when TensorFlow first runs an op, so
 `configure_threads` must be called at the start of the process that will train.
 """
 from __future__ import annotations

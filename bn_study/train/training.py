@@ -46,7 +46,7 @@ class EpochClock(keras.callbacks.Callback):
     """Adds each epoch's wall seconds to the logs: 'seconds' (training + validation) and
     'val_seconds' (the validation pass alone), so history.csv shows where an epoch's time goes;
     and 'cpu_seconds', the process's CPU time (user + system, all threads) over the epoch, steadier
-    than wall time on a shared machine (identical runs here: wall +-20%, CPU a few %).
+    than wall time on a shared machine (docs/speed.md compares the two over identical runs).
 
     Placed before CSVLogger, which shares the same logs dict, so history.csv gets the columns.
     """
