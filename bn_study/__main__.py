@@ -1,6 +1,4 @@
-import sys
-
-from bn_study.cli import main
+from bn_study.cli import entry
 
 if __name__ == "__main__":  # spawned worker processes import this module too (--jobs N)
-    sys.exit(main())
+    entry()

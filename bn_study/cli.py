@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bn_study.cli_args import DEFAULT_RESULTS, build_parser, one_line
 from bn_study.errors import UserError
+from bn_study.faults import FAULT_EXIT_CODE, WriteFault, fault_line, write_fault
 from bn_study.train.machine import BN_KERNEL_VARIABLE, COMMAND_VARIABLE, bn_kernel
 
 
@@ -95,10 +96,13 @@ def cmd_verify(args) -> None:
 
 
 def _say_damaged(experiment) -> None:
-    from bn_study.results import damaged_line
+    """A warning per damaged run and per run stopped while running: both are left out."""
+    from bn_study.results import damaged_line, stopped_line
 
     for run in experiment.damaged:
         print(f"bn_study: warning: {damaged_line(run)}", file=sys.stderr)
+    for run in experiment.stopped:
+        print(f"bn_study: warning: {stopped_line(run)}; left out until then", file=sys.stderr)
 
 
 def cmd_stats(args) -> None:
@@ -258,4 +262,25 @@ def main(argv: list[str] | None = None) -> int:
         print("bn_study: interrupted; rerun the same command to resume from the last complete epoch",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (`bn-study plot ... | head`): end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own recipe: no flush error at exit
+        return FAULT_EXIT_CODE
+    except (OSError, WriteFault) as e:
+        fault = write_fault(e) if isinstance(e, OSError) else None
+        if fault is None and not isinstance(e, WriteFault):
+            raise
+        print(f"bn_study: error: {one_line(fault_line(fault) if fault else str(e))}", file=sys.stderr)
+        return FAULT_EXIT_CODE
     return 0
+
+
+def entry() -> None:
+    """The console script and `python -m bn_study`: main(), then exit. After a fault the interpreter's
+    teardown is skipped (files are all written or left whole by then): h5py objects that met a full disk
+    crash the interpreter when they are freed."""
+    code = main()
+    if code == FAULT_EXIT_CODE:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -128,6 +128,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+RUNNING = "running"
+
+
+def stopped_while_running(directory: Path, record: dict) -> bool:
+    """run.json says running, but no live process holds the run's lock: the process that trained it
+    died (killed, out of memory, a full disk that refused even its last record). Runs recorded on
+    another machine are never judged from here."""
+    import socket
+
+    if record.get("status") != RUNNING or record.get("host") not in (None, socket.gethostname()):
+        return False
+    try:
+        pid = int((Path(directory) / LOCK_FILE).read_text().strip() or 0)
+    except (OSError, ValueError):
+        pid = 0
+    return not (pid and _alive(pid))
+
+
+def stopped_line(run: "RunRecord") -> str:
+    """One line naming a run stopped while running, and the command that resumes it."""
+    command = run.run.get("command") or "the command that made it"
+    return (f"{run.directory}: stopped while running (attempt {run.run.get('attempts', '?')}, its process "
+            f"{run.run.get('pid', '?')} is gone); `{command}` resumes it")
+
+
 def pack_run(directory: Path) -> dict[str, bytes]:
     """Every file of a run directory (backup/ included) by its relative path: a run that travels."""
     directory = Path(directory)

@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from bn_study import results
+from bn_study.faults import WriteFault, fault_line, write_fault
 from bn_study.run.jobs import Engine, Job, longest_first, progress_bar
 
 LOG_FILE = "train.log"
@@ -65,8 +66,12 @@ def _worker(tasks, events, data: dict, key, threads: int | None, jobs: int, pare
         except KeyboardInterrupt:  # SIGTERM from the parent (Ctrl-C, kill) or from its death
             print("interrupted; the same command resumes from the last complete epoch")
             sys.exit(130)
-        except Exception:  # train_run recorded 'failed' in run.json; the other jobs go on
+        except Exception as e:  # train_run recorded 'failed' in run.json; the other jobs go on
             traceback.print_exc()
+            fault = write_fault(e)
+            if fault:  # a full disk fails every run after it too: the parent ends the experiment
+                events.put(("fault", job.index, fault_line(fault)))
+                continue
             status = "failed"
         events.put(("done", job.index, status))
 
@@ -117,6 +122,12 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
                 _replace_dead_workers(workers, running, by_index, counts, start_worker, tasks, say)
             else:
                 job = by_index[index]
+                if kind == "fault":  # one line, the other runs stopped (they resume), nothing finished lost
+                    running.pop(index, None)
+                    counts["failed"] += 1
+                    say(f"[run {job.index}/{job.total}] {job.label}: failed: {value}")
+                    _stop(tasks, workers)
+                    raise WriteFault(value)
                 if kind == "start":
                     running[index] = (value, time.perf_counter())
                     say(f"[run {job.index}/{job.total}] {job.label} -> {job.run_dir} (process {value}, "
@@ -132,21 +143,26 @@ def run_in_processes(jobs: list[Job], data: dict, engine: Engine, key, log=print
         for worker in workers:
             worker.join(30)
     except KeyboardInterrupt:
-        # The runs still queued will never be read; without this the queue's feeder thread waits at
-        # exit to flush them into a full pipe, and the parent hangs after "interrupted" (96 queued
-        # runs of a grid did; tests/test_parallel.py).
-        tasks.cancel_join_thread()
-        for worker in workers:
-            worker.terminate()  # SIGTERM: a training worker records 'interrupted' and exits
-        for worker in workers:
-            worker.join(30)
-            if worker.is_alive():  # stuck on its way out: its status is already written
-                worker.kill()
+        _stop(tasks, workers)
         raise
     finally:
         signal.signal(signal.SIGTERM, old_sigterm)
         bar.close()
     return counts
+
+
+def _stop(tasks, workers) -> None:
+    """Stop every worker: each training one records 'interrupted' (the same command resumes it)."""
+    # The runs still queued will never be read; without this the queue's feeder thread waits at
+    # exit to flush them into a full pipe, and the parent hangs after "interrupted" (96 queued
+    # runs of a grid did; tests/test_parallel.py).
+    tasks.cancel_join_thread()
+    for worker in workers:
+        worker.terminate()  # SIGTERM: a training worker records 'interrupted' and exits
+    for worker in workers:
+        worker.join(30)
+        if worker.is_alive():  # stuck on its way out: its status is already written
+            worker.kill()
 
 
 def _replace_dead_workers(workers, running, by_index, counts, start_worker, tasks, say) -> None:

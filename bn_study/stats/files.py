@@ -13,7 +13,7 @@ import pandas as pd
 
 from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.errors import UserError
-from bn_study.results import COMPLETE, DIVERGED, FINAL, RunRecord, find_runs, read_json
+from bn_study.results import COMPLETE, DIVERGED, FINAL, RunRecord, find_runs, read_json, stopped_while_running
 
 SUMMARY_FILE, AGGREGATE_FILE, CLAIMS_FILE = "summary.csv", "aggregate.csv", "claims.csv"
 CURVES_FILE = "curves.csv"  # per variant: the band over seeds of each curve (stats/aggregate.py)
@@ -52,6 +52,11 @@ class ExperimentRuns:
     @property
     def damaged(self) -> list[RunRecord]:
         return [r for r in self.runs if r.problems]
+
+    @property
+    def stopped(self) -> list[RunRecord]:
+        """Runs left 'running' by a process that no longer exists (results.stopped_while_running)."""
+        return [r for r in self.runs if stopped_while_running(r.directory, r.run)]
 
 
 def read_experiment(results_dir: Path) -> ExperimentRuns:

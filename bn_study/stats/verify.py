@@ -29,11 +29,19 @@ def run_folders(root: Path) -> list[Path]:
 
 def run_lines(folder: Path) -> list[str]:
     run = results.checked_run(folder)
-    return [f"{folder}: {problem}" for problem in run.problems]
+    stopped = [results.stopped_line(run)] if results.stopped_while_running(folder, run.run) else []
+    return [f"{folder}: {problem}" for problem in run.problems] + stopped
 
 
 def statistics_lines(experiment_dir: Path) -> list[str]:
-    """What is wrong with an experiment folder's statistics files (empty: nothing found)."""
+    """What is wrong with an experiment folder's spec and statistics files (empty: nothing found)."""
+    from bn_study.config.experiment_spec import load_spec
+    from bn_study.errors import UserError
+
+    try:  # every view refuses a folder whose spec does not load; verify says so first
+        load_spec(experiment_dir / SPEC_FILE)
+    except UserError as e:
+        return [f"{e}; the experiment's command (`bn-study experiment <its file> --out {experiment_dir}`) writes it again"]
     record_path = experiment_dir / STATISTICS_RECORD
     if not record_path.is_file():
         return [f"{experiment_dir}: no {STATISTICS_RECORD}; `bn-study stats {experiment_dir}` writes the statistics"]

@@ -15,11 +15,15 @@ names with the weights it names, or no backup (training starts from scratch), ne
 """
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
+import shutil
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from bn_study import results
 
@@ -34,13 +38,23 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup_dir.mkdir(parents=True, exist_ok=True)
         weights = f"epoch-{self._current_epoch}-batch-{self._last_batch_seen}.weights.h5"
         staging = backup_dir / f"staging.{weights}"  # Keras wants the .weights.h5 ending
-        self.model.save_weights(str(staging), overwrite=True)
+        _check_room(staging, self._weights_bytes())
+        try:
+            self.model.save_weights(str(staging), overwrite=True)
+        except OSError:
+            staging.unlink(missing_ok=True)
+            raise
         os.replace(staging, backup_dir / weights)
         results.write_json(Path(self._training_metadata_path),
                            {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights})
         for old in backup_dir.glob("*.weights.h5"):
             if old.name != weights:
                 old.unlink()
+
+    def _weights_bytes(self) -> int:
+        """What save_weights writes: the model's variables and the optimizer's."""
+        optimizer = self.model.optimizer.variables if self.model.optimizer is not None else []
+        return sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in [*self.model.variables, *optimizer])
 
     def _load_model(self) -> None:
         metadata_path = Path(self._training_metadata_path)
@@ -51,3 +65,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)  # so that its variables load too
         self.model.load_weights(str(Path(self.backup_dir) / metadata.get("weights", OLD_WEIGHTS)))
         self.model._initial_epoch = metadata["epoch"]
+
+
+# HDF5's own structures beside the arrays, generously: a backup needs its arrays plus this much room.
+HDF5_OVERHEAD_BYTES = 256 * 1024
+
+
+def _check_room(path: Path, array_bytes: int) -> None:
+    """ENOSPC before h5py writes, when the disk cannot hold the backup: h5py that meets a full disk in
+    the middle of a file leaves objects that crash the interpreter when they are freed."""
+    needed = array_bytes + HDF5_OVERHEAD_BYTES
+    if shutil.disk_usage(path.parent).free < needed:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))

@@ -23,6 +23,7 @@ from bn_study.data.batches import in_order, shuffled
 from bn_study.config.schema import RunConfig
 from bn_study.data.datasets import ImageSet, split
 from bn_study.errors import UserError
+from bn_study.faults import fault_line, write_fault
 from bn_study.model.build import build_model, build_optimizer
 from bn_study.train.backup import AtomicBackupAndRestore
 from bn_study.train.landscape import LandscapeCallback
@@ -184,7 +185,9 @@ def train_run(config: RunConfig, run_dir: Path, images: ImageSet, *, variant: st
                 status = "interrupted"
                 raise KeyboardInterrupt(f"signal {SIGNALLED[-1]}") from e
             status = "failed"
-            record["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            fault = write_fault(e)
+            record["error"] = (fault_line(fault) if fault else
+                               f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
             raise
         finally:
             signal.signal(signal.SIGTERM, old_sigterm)
@@ -195,7 +198,13 @@ def train_run(config: RunConfig, run_dir: Path, images: ImageSet, *, variant: st
                           peak_rss_mb=max(record.get("peak_rss_mb", 0.0), peak_rss_mb()))
             if status in results.FINAL:  # what every reader checks the run's files against
                 record[results.FILES_KEY] = results.record_files(run_dir)
-            results.write_json(run_file, record)
+            try:
+                results.write_json(run_file, record)
+            except OSError as e:
+                if not (status == "failed" and write_fault(e)):
+                    raise
+                # The disk refuses even the record: run.json keeps 'running', and as no process holds the
+                # run's lock any more, verify and stats name it as stopped (results.stopped_while_running).
         return status
 
 
