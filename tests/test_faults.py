@@ -167,3 +167,13 @@ def test_a_real_full_disk_under_an_experiment_with_two_jobs(tmp_path, capsys):
         assert {results.run_status(p.parent) for p in (disk / "small").glob("*/seed-*/run.json")} == {"complete"}
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    """`bn-study plot ... | head`: the reader goes away before the table is printed."""
+    process = subprocess.Popen([sys.executable, "-m", "bn_study", "plot", str(ROOT / "results/article/bn"),
+                                str(ROOT / "results/article/no_bn"), "--out", str(tmp_path / "overlay")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait() in (0, 1) and "Traceback" not in err and "BrokenPipe" not in err, err
