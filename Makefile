@@ -12,7 +12,7 @@ RESULTS := results/article
 # make reproduce JOBS=1 trains one run after another with all cores.
 JOBS ?= 2
 
-.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html bench bench-bn bench-precision bench-threads profile bench-parallel bench-kernels
+.PHONY: install data data-mnist data-fashion reproduce quick studies test test-onednn-flipped test-slow verify plots site check-html browser bench bench-bn bench-precision bench-threads profile bench-parallel bench-kernels
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-gpu.txt requirements-common.txt pyproject.toml
@@ -52,7 +52,7 @@ studies: data
 # pytest-xdist processes: whole files go to one (their module fixtures, e.g. one local Ray, stay
 # shared). Two workers on this project's 2 cores: the tiers' times are in docs/internals.md, Tests.
 TEST_WORKERS ?= 2
-test: install
+test: install browser
 	$(PY) -m pytest -q --durations=12 -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
 
 # The tests whose numbers depend on TensorFlow's kernels (BN layers, fused BN, profile, bench, equal
@@ -89,13 +89,17 @@ site: install
 # Every page under results/ opened in headless Chromium: fails on a missing image, a console error, a
 # network request or a broken link; screenshots in results/local/. Chromium comes from Debian's
 # packages when we are root with apt-get; otherwise one line says how to install it.
-check-html: site
+check-html: site browser
+	$(PY) -m bn_study check-html
+
+# Headless Chromium for check-html and the browser tests: Debian's package when we are root with apt-get;
+# otherwise one line says how to install it.
+browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "check-html: installing Chromium (apt-get install -y chromium)"; \
+	    echo "installing Chromium for the browser tests (apt-get install -y chromium)"; \
 	    { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }; \
-	  else echo "check-html: needs Chromium: sudo apt-get install -y chromium (Debian/Ubuntu), then make check-html again" >&2; exit 2; fi
-	$(PY) -m bn_study check-html
+	  else echo "the browser tests and check-html need Chromium: sudo apt-get install -y chromium (Debian/Ubuntu)" >&2; exit 2; fi
 
 # Side by side against the article's plain Keras script: alternating processes, 3 pairs per model.
 bench: data-mnist

@@ -116,11 +116,11 @@ def cmd_stats(args) -> None:
 def _experiment_and_statistics(results_dir: Path):
     """A view's input: the experiment read once and its statistics files (UserError naming `bn-study
     stats` when they were not written); each damaged run named in one line."""
-    from bn_study.stats.files import read_experiment, read_statistics
+    from bn_study.stats.files import open_results
 
-    experiment = read_experiment(results_dir)
+    experiment, statistics = open_results(results_dir)
     _say_damaged(experiment)
-    return experiment, read_statistics(experiment)
+    return experiment, statistics
 
 
 def cmd_plot(args) -> None:
@@ -129,7 +129,9 @@ def cmd_plot(args) -> None:
     if len(args.folders) == 1 and (args.folders[0] / SPEC_FILE).is_file() and args.out is None:
         from bn_study.report.plots import draw_plots
 
-        return _print_paths(draw_plots(*_experiment_and_statistics(args.folders[0])))
+        paths = draw_plots(*_experiment_and_statistics(args.folders[0]))
+        _print_paths(paths)
+        return print(f"open {next(p for p in paths if p.suffix == '.html')} in a browser to explore the curves (offline)")
     from bn_study.report.overlay import console_text, write_overlay
     from bn_study.stats import overlay
 
@@ -138,9 +140,11 @@ def cmd_plot(args) -> None:
     statements, differences = overlay.spread_statements(groups), overlay.group_differences(groups)
     out = args.out or DEFAULT_RESULTS / "local" / "overlays" / overlay.slug(args.folders)
     paths = [overlay.write_group_table(table, out),
-             *write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line, differences)]
+             *write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line, differences,
+                            {g.label: g.runs[0] for g in groups if len(g.runs) == 1})]
     print(console_text(table, statements, differences))
     _print_paths(paths)
+    print(f"open {paths[-1]} in a browser to explore the curves (offline)")
 
 
 def cmd_report(args) -> None:

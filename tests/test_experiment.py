@@ -196,7 +196,8 @@ def test_try_a_variant_as_the_readme_walks_through_it(results_dir, tmp_path, cap
     run_dir = tmp_path / "runs/my_bn/seed-0"
     assert main(["run", str(mine), "--seed", "0", *sets, "--out", str(run_dir)]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.fullmatch(rf"{run_dir}: complete, test accuracy 0\.\d{{4}}; figure {run_dir}/figure\.png", line)
+    assert re.fullmatch(rf"{run_dir}: complete, test accuracy 0\.\d{{4}}; figure {run_dir}/figure\.png; "
+                        rf"explore {run_dir}/figure\.html", line)
     assert (run_dir / "figure.png").stat().st_size > 10_000
     out = tmp_path / "overlay"
     assert main(["plot", str(run_dir), str(results_dir / "bn"), str(results_dir), "--out", str(out)]) == 0
@@ -299,10 +300,10 @@ def test_the_estimate_is_recorded_beside_what_the_command_took(tmp_path):
     from bn_study.run.jobs import Engine
 
     record_command(tmp_path, "bn-study experiment e.yaml", Engine(), Counter(complete=2), 126.0, 108.0)
-    (line,) = commands_lines(tmp_path, 2)
+    (line,) = commands_lines(pd.read_csv(tmp_path / "commands.csv"), 2)
     assert "2.1 min in 1 invocation(s) (estimated before they trained, from earlier runs on the same kind of CPU: 1.8 min)" in line
     record_command(tmp_path, "bn-study experiment e.yaml", Engine(), Counter(complete=1), 60.0, None)
-    assert "estimated" not in commands_lines(tmp_path, 3)[0]  # one command had no estimate: no total
+    assert "estimated" not in commands_lines(pd.read_csv(tmp_path / "commands.csv"), 3)[0]  # one command had no estimate: no total
 
 
 def test_lanes_take_the_next_run_when_free():

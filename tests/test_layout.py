@@ -45,3 +45,20 @@ def test_views_import_without_scipy_or_tensorflow():
             "for m in pkgutil.iter_modules(report.__path__): importlib.import_module('bn_study.report.' + m.name)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# What opening a results file looks like; the views get their numbers from stats.files.open_results.
+READERS = ("read_csv", "json.load", "json.loads", "safe_load", "yaml.load", "load_spec", "read_json", "read_experiment",
+           "read_statistics", "read_summary", "read_aggregate", "read_claims", "read_curves", "read_probe_movement",
+           "find_runs", "checked_run", "read_run")
+
+
+def test_views_read_no_results_file_themselves():
+    """One read path: no module under report/ opens a CSV, JSON or YAML file or loads a spec; they are handed
+    open_results' typed runs and statistics (check_html reads its own probe's output, not a results file)."""
+    for path in (PACKAGE / "report").glob("*.py"):
+        if path.name == "check_html.py":
+            continue
+        calls = {ast.unparse(node.func).rsplit(".", 2)[-1] if not ast.unparse(node.func).startswith(("json.", "yaml."))
+                 else ast.unparse(node.func) for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)}
+        assert not calls & set(READERS), f"{path.name} calls {sorted(calls & set(READERS))}"

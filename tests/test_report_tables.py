@@ -27,11 +27,12 @@ def test_commands_line_says_when_interrupted_commands_trained_runs(tmp_path):
     (tmp_path / "commands.csv").write_text(
         "finished_utc,command,engine,jobs,complete,diverged,failed,skipped,wall_s\n"
         "2026-11-30T17:34:43Z,bn-study experiment x.yaml --jobs 2,local,2,2,0,0,8,543.9\n")
-    (line,) = commands_lines(tmp_path, complete_runs=10)
+    commands = pd.read_csv(tmp_path / "commands.csv")
+    (line,) = commands_lines(commands, complete_runs=10)
     assert "9.1 min in 1 invocation(s)" in line and "finished 2 of the 10 complete runs" in line
-    (line,) = commands_lines(tmp_path, complete_runs=2)
+    (line,) = commands_lines(commands, complete_runs=2)
     assert line.endswith("on 2026-11-30")  # all recorded: nothing to add
-    assert commands_lines(tmp_path / "nowhere", complete_runs=2) == []
+    assert commands_lines(pd.DataFrame(), complete_runs=2) == []
 
 
 def test_commands_that_ended_before_the_first_run_began_are_not_counted(tmp_path):
@@ -40,11 +41,12 @@ def test_commands_that_ended_before_the_first_run_began_are_not_counted(tmp_path
         "finished_utc,command,engine,jobs,complete,diverged,failed,skipped,wall_s\n"
         "2026-12-01T11:33:02Z,bn-study experiment x.yaml --jobs 2,local,2,120,0,0,0,2813.9\n"
         "2026-12-01T21:05:26Z,bn-study experiment x.yaml --jobs 2,local,2,200,0,0,0,4197.5\n")
-    (line,) = commands_lines(tmp_path, complete_runs=200, first_started="2026-12-01T19:55:03+00:00")
+    commands = pd.read_csv(tmp_path / "commands.csv")
+    (line,) = commands_lines(commands, complete_runs=200, first_started="2026-12-01T19:55:03+00:00")
     assert "70.0 min in 1 invocation(s)" in line and "1 earlier invocation(s) not counted" in line
-    (line,) = commands_lines(tmp_path, complete_runs=200, first_started="2026-12-01T09:00:00+00:00")
+    (line,) = commands_lines(commands, complete_runs=200, first_started="2026-12-01T09:00:00+00:00")
     assert "116.9 min in 2 invocation(s)" in line and "not counted" not in line
-    assert commands_lines(tmp_path, complete_runs=200, first_started="2026-12-02T00:00:00+00:00") == []
+    assert commands_lines(commands, complete_runs=200, first_started="2026-12-02T00:00:00+00:00") == []
 
 
 def test_effect_cells_pair_the_grid_lines_and_keep_each_claims_direction():

@@ -83,3 +83,26 @@ def test_the_experiment_command_retrains_a_damaged_run_and_keeps_the_old_folder(
 def test_the_committed_article_results_pass():
     lines, checked = verify([ROOT / "results/article"])
     assert lines == [] and checked == 11  # 10 runs and the experiment
+
+
+@pytest.mark.parametrize("view", ["report", "plot", "site", "docs", "compare", "article-figure"])
+def test_every_view_refuses_statistics_that_count_a_damaged_run(results, view, tmp_path, capsys):
+    """One read path (stats.files.open_results) with the guard inside: each view says so in one line."""
+    reference = shutil.copytree(results, tmp_path / "reference")  # sound, with its statistics
+    (results / "bn/seed-0/history.csv").write_text("epoch,loss\n0,1.0\n")
+    command = {"report": ["report", str(results)], "plot": ["plot", str(results)],
+               "site": ["site", "--results", str(results.parent)],
+               "compare": ["compare", str(reference), str(results)],
+               "article-figure": ["article-figure", str(results), "--out", str(tmp_path / "figure.png")]}.get(view)
+    if view == "docs":
+        from bn_study.errors import UserError
+        from bn_study.report.docs import render
+
+        with pytest.raises(UserError, match="the statistics count bn/seed-0, damaged since"):
+            render(f"<!-- results:{results.name}:verdicts -->\n<!-- /results -->\n", results.parent)
+        return
+    capsys.readouterr()
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    line = next(l for l in err.splitlines() if l.startswith("bn_study: error:"))
+    assert "the statistics count bn/seed-0, damaged since" in line and "Traceback" not in err

@@ -9,7 +9,7 @@ from pathlib import Path
 from bn_study.errors import UserError
 from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.report.plots import curve_band
-from bn_study.stats.files import read_curves, read_experiment
+from bn_study.stats.files import open_results
 
 
 def article_figures(results_dirs: list[Path], out: Path) -> Path:
@@ -18,13 +18,13 @@ def article_figures(results_dirs: list[Path], out: Path) -> Path:
 
     rows = []
     for results_dir in map(Path, results_dirs):
-        experiment = read_experiment(results_dir)
+        experiment, statistics = open_results(results_dir)
         runs = experiment.complete
         if not runs:
             raise UserError(f"{results_dir}: no complete runs to plot")
         dataset = runs[0].config["data"]["dataset"]
         rows.append((f"{results_dir.name} ({TITLES.get(dataset, dataset)})", experiment.variants, runs,
-                     read_curves(results_dir)))
+                     statistics.curves))
     columns = max(len(variants) for _, variants, _, _ in rows)
     fig, axes = plt.subplots(len(rows), columns, figsize=(5.2 * columns, 3.8 * len(rows)), squeeze=False)
     for row_axes, (title, variants, runs, curves) in zip(axes, rows):

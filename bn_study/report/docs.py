@@ -24,11 +24,10 @@ import re
 from pathlib import Path
 
 
-from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
 from bn_study.report.effect_map import effect_cells
 from bn_study.report.tables import markdown_table, mean_std, sweep_table
-from bn_study.stats.files import AGGREGATE_FILE, SUMMARY_FILE, finite, read_aggregate, read_claims, read_summary
+from bn_study.stats.files import AGGREGATE_FILE, SUMMARY_FILE, ExperimentRuns, Statistics, finite, open_results
 from bn_study.stats.labels import label
 from bn_study.stats.rules import MARKS
 
@@ -59,11 +58,11 @@ def effect_text(claim) -> str:
     return f"Δ = {_fmt(claim.effect)} [{level} {_fmt(claim.ci_low)}, {_fmt(claim.ci_high)}]{band}"
 
 
-def table_block(results_dir: Path, figures: str) -> str:
-    spec = load_spec(results_dir / SPEC_FILE)
+def table_block(experiment: ExperimentRuns, statistics: Statistics, figures: str) -> str:
+    results_dir, spec = experiment.directory, experiment.spec
     variants = [v.name for v in spec.variants]
-    aggregate = read_aggregate(results_dir).reorder_levels(["figure", "variant"])
-    summary = read_summary(results_dir, [v.name for v in spec.all_variants])
+    aggregate = statistics.aggregate.reorder_levels(["figure", "variant"])
+    summary = statistics.summary
     runs = summary[summary["status"] == "complete"].groupby("variant", observed=True).size()
     rows = []
     for figure in figures.split(","):
@@ -83,26 +82,26 @@ def table_block(results_dir: Path, figures: str) -> str:
     return markdown_table([f"mean ± std over {seeds} seeds", *variants], rows)
 
 
-def verdicts_block(results_dir: Path) -> str:
+def verdicts_block(experiment: ExperimentRuns, statistics: Statistics) -> str:
     lines = []
-    for c in read_claims(results_dir).itertuples():
+    for c in statistics.claims.itertuples():
         holm = f", Holm p = {c.holm_p:.2g}" if finite(c.holm_p) else ""
         lines.append(f"- {c.claim}: **{c.verdict}** ({effect_text(c)}{holm})")
     return "\n".join(lines)
 
 
-def claims_block(results_dir: Path) -> str:
-    claims = read_claims(results_dir)
+def claims_block(experiment: ExperimentRuns, statistics: Statistics) -> str:
+    claims = statistics.claims
     rows = [[str(c.number), c.claim, effect_text(c), f"{c.holm_p:.2g}" if finite(c.holm_p) else "–",
              f"**{c.verdict}**"] for c in claims.itertuples()]
     return markdown_table(["#", "claim", "evidence", "Holm p", "verdict"], rows)
 
 
-def effect_block(results_dir: Path) -> str:
-    spec = load_spec(results_dir / SPEC_FILE)
-    cells = effect_cells(read_claims(results_dir), spec.grid_points)
+def effect_block(experiment: ExperimentRuns, statistics: Statistics) -> str:
+    spec = experiment.spec
+    cells = effect_cells(statistics.claims, spec.grid_points)
     if cells.empty:
-        raise UserError(f"{results_dir}: no difference claims between grid variants for an effect table")
+        raise UserError(f"{experiment.directory}: no difference claims between grid variants for an effect table")
     metric = cells["metric"].iloc[0]
     cells = cells[cells["metric"] == metric]
     columns = list(dict.fromkeys(cells["column"]))
@@ -117,17 +116,17 @@ def effect_block(results_dir: Path) -> str:
     return markdown_table([key] + columns_shown, rows) + note
 
 
-def sweep_block(results_dir: Path, figure: str) -> str:
-    spec = load_spec(results_dir / SPEC_FILE)
+def sweep_block(experiment: ExperimentRuns, statistics: Statistics, figure: str) -> str:
+    results_dir, spec = experiment.directory, experiment.spec
     points = spec.grid_points
-    summary = read_summary(results_dir, [v.name for v in spec.all_variants])
+    summary = statistics.summary
     if not points:
         raise UserError(f"results block '{results_dir.name}:sweep:{figure}': {results_dir.name} is not a grid "
                         "experiment; use table:FIGURES")
     if figure not in summary.columns:
         raise UserError(f"results block '{results_dir.name}:sweep:{figure}': no figure '{figure}' in "
                         f"{results_dir / SUMMARY_FILE}")
-    return sweep_table(summary, read_aggregate(results_dir), points, figure)
+    return sweep_table(summary, statistics.aggregate, points, figure)
 
 
 def _pair_name(column: str) -> str:
@@ -142,8 +141,11 @@ KINDS = {"claims": claims_block, "effect": effect_block, "verdicts": verdicts_bl
 TAKES_ARGUMENTS = {"table", "sweep"}
 
 
-def render(text: str, results_root: Path) -> str:
-    """`text` with every results block regenerated."""
+def render(text: str, results_root: Path, opened: dict | None = None) -> str:
+    """`text` with every results block regenerated; each results folder opened once (`opened` caches them
+    across pages)."""
+    opened = {} if opened is None else opened
+
     def block(match: re.Match) -> str:
         name, kind, arguments = match.group("name", "kind", "arguments")
         if kind not in KINDS:
@@ -151,17 +153,19 @@ def render(text: str, results_root: Path) -> str:
         if (kind in TAKES_ARGUMENTS) != bool(arguments):
             usage = (f"takes figures, e.g. {kind}:test_accuracy" if kind in TAKES_ARGUMENTS else "takes no arguments")
             raise UserError(f"results block '{name}:{kind}{':' + arguments if arguments else ''}': {kind} {usage}")
-        body = KINDS[kind](Path(results_root) / name, *([arguments] if arguments else []))
+        if name not in opened:
+            opened[name] = open_results(Path(results_root) / name)
+        body = KINDS[kind](*opened[name], *([arguments] if arguments else []))
         return match.group("open") + body + "\n" + match.group("close")
     return BLOCK.sub(block, text)
 
 
 def update_docs(pages: list[Path], results_root: Path, check: bool = False) -> list[Path]:
     """Rewrite (or with `check`, only find) the pages whose results blocks are out of date."""
-    stale = []
+    stale, opened = [], {}
     for page in pages:
         text = Path(page).read_text()
-        new = render(text, results_root)
+        new = render(text, results_root, opened)
         if new != text:
             stale.append(Path(page))
             if not check:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bn_study.report.figures import plt, save_figure
+from bn_study.report.words import cell_words
 from bn_study.stats.rules import MARKS
 
 
@@ -32,7 +33,8 @@ def effect_cells(claims_table: pd.DataFrame, points) -> pd.DataFrame:
         rows.append({"metric": c["metric"], "column": f"{base.line} → {treat.line}", "row": base.x,
                      "difference": c["effect"],
                      "verdict": c["verdict"],
-                     "lower_better": c["expect"] == "lower"})
+                     "lower_better": c["expect"] == "lower",
+                     "baseline": c["baseline"], "treatment": c["treatment"], **cell_words(c)})
     return pd.DataFrame(rows)
 
 
@@ -66,4 +68,7 @@ def effect_map(claims_table: pd.DataFrame, points, out: Path) -> Path | None:
         ax.set_title(f"{metric.replace('_', ' ')}: treatment − baseline\n(blue: treatment better)", fontsize=9)
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle("✓ supported, ✗ not supported, · inconclusive (Holm-adjusted, α = 0.05)", fontsize=9)
-    return save_figure(fig, out / "effect_map.png")
+    return save_figure(fig, out / EFFECT_MAP_PNG)
+
+
+EFFECT_MAP_PNG, EFFECT_MAP_PAGE = "effect_map.png", "effect_map.html"

@@ -17,13 +17,14 @@ from bn_study.report.html_page import to_html
 from bn_study.report.probe_report import probe_section
 from bn_study.report.setup_section import setup_section
 from bn_study.report.tables import grid_representatives, markdown_table, steps_section, sweep_section
-from bn_study.results import SHRUNK_FILE, RunRecord, read_json, write_text
+from bn_study.results import RunRecord, write_text
 from bn_study.config.experiment_spec import SPEC_FILE
 from bn_study.stats.files import STATISTICS_FILES, ExperimentRuns, Statistics, finite
 from bn_study.stats.labels import REPORT_FIGURES, label
 from bn_study.stats.rules import ALPHA, CLAIM_RULES, HOLM_RULES
 
 REPORT_MD, REPORT_HTML = "REPORT.md", "REPORT.html"
+PLOTS_DIR = "plots"
 INDEX_HTML = "index.html"  # results/index.html (report/site.py), one folder up
 # The claims' `source` labels.
 SOURCES = ("Sources quoted: **AIM**, \"Hands-On Guide To Implement Batch Normalization in Deep Learning Models\", "
@@ -122,9 +123,34 @@ def observations_section(aggregate: pd.DataFrame, runs: list[RunRecord], variant
     return "\n".join(lines + [""])
 
 
+def differences_section(experiment: ExperimentRuns, listed: list[str]) -> str:
+    """What each listed variant changes in the first one's resolved config (its first complete run's config.yaml)."""
+    from bn_study.config.differences import config_differences
+    from bn_study.report.words import differences_text
+
+    first_runs = {v: next((r for r in sorted(experiment.complete, key=lambda r: r.seed) if r.variant == v), None)
+                  for v in listed}
+    present = [v for v in listed if first_runs[v] is not None]
+    if len(present) < 2:
+        return ""
+    base = first_runs[present[0]].config
+    lines = [f"- **{v}**: " + differences_text(config_differences(base, first_runs[v].config), present[0], v)
+             for v in present[1:]]
+    return "\n".join(["## What differs", "", f"Each variant's resolved config against the first, **{present[0]}** "
+                      "(dotted keys as `--set` names them; the seed aside):", "", *lines, ""])
+
+
 def plots_section(results_dir: Path, variants: list[str]) -> str:
     lines = ["## Plots", ""]
     plots = results_dir / "plots"
+    from bn_study.report.effect_map import EFFECT_MAP_PAGE
+    from bn_study.report.plots import CURVES_PAGE
+
+    pages = [f"[the curves]({PLOTS_DIR}/{CURVES_PAGE})"] if (plots / CURVES_PAGE).is_file() else []
+    pages += [f"[the effect map]({PLOTS_DIR}/{EFFECT_MAP_PAGE})"] if (plots / EFFECT_MAP_PAGE).is_file() else []
+    if pages:
+        lines += [f"To explore (hover an epoch for every run's value, hide a variant, zoom, log scale; offline): "
+                  f"{' and '.join(pages)}.", ""]
     names = [f"article_figure_{v}.png" for v in variants] + list(PLOT_CAPTIONS)
     for name in names:
         if (plots / name).is_file():
@@ -133,12 +159,10 @@ def plots_section(results_dir: Path, variants: list[str]) -> str:
     return "\n".join(lines)
 
 
-def shrunk_note(results_dir: Path) -> str:
-    """A warning for an experiment run with --set or --seeds (results.SHRUNK_FILE); '' otherwise."""
-    path = Path(results_dir) / SHRUNK_FILE
-    if not path.is_file():
+def shrunk_note(shrunk: dict | None) -> str:
+    """A warning for an experiment run with --set or --seeds (its shrunk.json); '' otherwise."""
+    if not shrunk:
         return ""
-    shrunk = read_json(path)
     changes = [f"`--set {s}`" for s in shrunk.get("set", [])]
     if shrunk.get("seeds") is not None:
         changes.append(f"seeds {', '.join(map(str, shrunk['seeds']))} only")
@@ -169,8 +193,9 @@ def render_markdown(experiment: ExperimentRuns, statistics: Statistics) -> str:
     missing = [f"{v}/seed-{s}" for v in variants for s in spec.seeds
                if not any(r.variant == v and r.seed == s for r in runs + diverged)]
     listed = [v.name for v in spec.variants]  # a grid's variants are reported against the swept value
-    head = [f"# Report: {spec.name}" + (" (shrunk smoke run)" if shrunk_note(results_dir) else ""), "",
-            *([shrunk_note(results_dir), ""] if shrunk_note(results_dir) else []),
+    shrunk = shrunk_note(experiment.shrunk)
+    head = [f"# Report: {spec.name}" + (" (shrunk smoke run)" if shrunk else ""), "",
+            *([shrunk, ""] if shrunk else []),
             *([f"**Question.** {spec.question}", ""] if spec.question else []),
             f"Written by `bn-study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",
@@ -185,7 +210,7 @@ def render_markdown(experiment: ExperimentRuns, statistics: Statistics) -> str:
     if not runs:
         return "\n".join(head + ["No complete runs yet."])
     summary, aggregate = statistics.summary, statistics.aggregate
-    parts = [setup_section(spec, runs, results_dir),
+    parts = [setup_section(spec, runs, experiment.commands), differences_section(experiment, listed),
              results_section(summary[summary["variant"].isin(listed)], aggregate, listed, spec.thresholds) if listed else "",
              sweep_section(summary, aggregate, spec.grid_points), steps_section(statistics.curves, listed),
              claims_section(statistics.claims) if spec.claims else "",

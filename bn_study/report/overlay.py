@@ -12,7 +12,7 @@ from bn_study.report.tables import markdown_table, mean_std
 from bn_study.report.words import differences_text
 from bn_study.results import write_text
 
-OVERLAY_PNG, OVERLAY_MD = "overlay.png", "overlay.md"
+OVERLAY_PNG, OVERLAY_MD, OVERLAY_PAGE = "overlay.png", "overlay.md", "overlay.html"
 PANELS = (("accuracy", "training accuracy"), ("val_accuracy", "validation accuracy"),
           ("loss", "training loss"), ("val_loss", "validation loss"))
 
@@ -86,12 +86,21 @@ def overlay_text(table: pd.DataFrame, statements: list[str], command: str,
 
 
 def write_overlay(curves: pd.DataFrame, table: pd.DataFrame, statements: list[str], out: Path,
-                  command: str, differences: list[tuple[str, list]] = ()) -> list[Path]:
-    """overlay.png and overlay.md in `out` (stats/overlay.py writes the table, overlay.csv)."""
+                  command: str, differences: list[tuple[str, list]] = (), singles: dict | None = None) -> list[Path]:
+    """overlay.png, overlay.md and the page to explore, overlay.html, in `out` (stats/overlay.py writes the
+    table, overlay.csv); `singles`: the groups that are one run, by label (drawn as lines)."""
+    from bn_study.report.interactive import groups_page
+
     out.mkdir(parents=True, exist_ok=True)
-    figure = draw_overlay(curves, list(dict.fromkeys(table["group"])), out)
+    groups = list(dict.fromkeys(table["group"]))
+    figure = draw_overlay(curves, groups, out)
     write_text(out / OVERLAY_MD, overlay_text(table, statements, command, differences))
-    return [figure, out / OVERLAY_MD]
+    history = curves[curves["source"] == "history"]
+    singles = singles or {}
+    bands = {g: history[history["variant"] == g] for g in groups if g not in singles}
+    intro = "".join(f"<p>{line}</p>" for line in differences_lines(list(differences), groups[0]))
+    page = groups_page(bands, singles, out / OVERLAY_PAGE, "Overlay: " + " vs ".join(groups), intro)
+    return [figure, out / OVERLAY_MD, page]
 
 
 def console_text(table: pd.DataFrame, statements: list[str], differences: list[tuple[str, list]] = ()) -> str:

@@ -19,6 +19,7 @@ from bn_study.stats.files import ExperimentRuns, Statistics
 from bn_study.stats.labels import label
 
 PLOTS_DIR = "plots"
+CURVES_PAGE = "curves.html"  # every experiment's interactive curves (report/interactive.py)
 
 
 def _colors(variants: list[str]) -> dict[str, str]:
@@ -244,6 +245,10 @@ def draw_plots(experiment: ExperimentRuns, statistics: Statistics) -> list[Path]
         paths.append(overlay(runs, present, "loss", out, "loss.png", "Loss"))
     if "mean_curves" in spec.plots:
         paths.append(mean_curves(curves, present, out))
+    from bn_study.report.interactive import experiment_page
+
+    paths.append(experiment_page(runs, curves, present, out / CURVES_PAGE, f"{spec.name}: the curves, to explore",
+                                 f"<p>{spec.question}</p>" if spec.question else ""))
     done = statistics.complete
     if "test_accuracy" in spec.plots:
         paths.append(test_accuracy(done, aggregate, present, out))
@@ -252,9 +257,13 @@ def draw_plots(experiment: ExperimentRuns, statistics: Statistics) -> list[Path]
     if "sweep" in spec.plots and spec.grid_points:
         paths += [sweep(summary, aggregate, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
     if "effect_map" in spec.plots and spec.grid_points:
-        from bn_study.report.effect_map import effect_map
+        from bn_study.report.effect_map import EFFECT_MAP_PAGE, effect_cells, effect_map
+        from bn_study.report.interactive import effect_map_page
 
         paths += [p for p in [effect_map(statistics.claims, spec.grid_points, out)] if p]
+        cells = effect_cells(statistics.claims, spec.grid_points)
+        if not cells.empty:
+            paths.append(effect_map_page(cells, spec.grid_points[0].key, out / EFFECT_MAP_PAGE, CURVES_PAGE))
     if "landscape" in spec.plots:
         from bn_study.report.landscape_plot import landscape_bands
 

@@ -7,11 +7,17 @@ from pathlib import Path
 from bn_study.report.figures import integer_epochs, plt, save_figure
 from bn_study.results import HISTORY_FILE, RunRecord
 
-RUN_FIGURE = "figure.png"
+RUN_FIGURE, RUN_PAGE = "figure.png", "figure.html"  # the static figure and the page to explore
 
 
-def draw_run_figure(run: RunRecord) -> Path:
-    """<run folder>/figure.png; the path."""
+def draw_run_figure(run: RunRecord) -> tuple[Path, Path]:
+    """<run folder>/figure.png and its interactive page, figure.html; their paths."""
+    from bn_study.report.interactive import run_page
+
+    return _draw_png(run), run_page(run, Path(run.directory) / RUN_PAGE)
+
+
+def _draw_png(run: RunRecord) -> Path:
     history = run.history
     epochs = history["epoch"].to_numpy() + 1  # CSVLogger's epochs are 0-based
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -31,6 +37,7 @@ def draw_run_figure(run: RunRecord) -> Path:
 
 
 def needs_figure(run: RunRecord) -> bool:
-    """A complete run whose figure is missing or older than its history."""
-    figure, history = Path(run.directory) / RUN_FIGURE, Path(run.directory) / HISTORY_FILE
-    return run.complete and (not figure.is_file() or figure.stat().st_mtime < history.stat().st_mtime)
+    """A complete run whose figure or page is missing or older than its history."""
+    history = Path(run.directory) / HISTORY_FILE
+    drawn = [Path(run.directory) / name for name in (RUN_FIGURE, RUN_PAGE)]
+    return run.complete and any(not f.is_file() or f.stat().st_mtime < history.stat().st_mtime for f in drawn)

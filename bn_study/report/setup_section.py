@@ -3,8 +3,6 @@ training settings, the seeds, what decides bit-identity (machine, threads, versi
 the time it took (summed training, and the wall time of the commands in commands.csv)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from bn_study.config.experiment_spec import ExperimentSpec
@@ -27,7 +25,7 @@ def _parameters_text(run: dict) -> str:
     return "parameters not recorded (run made before 2026-12-01; `bn-study show CONFIG` counts them)"
 
 
-def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path) -> str:
+def setup_section(spec: ExperimentSpec, runs: list[RunRecord], commands: pd.DataFrame) -> str:
     lines = ["## Setup", ""]
     first = runs[0]
     dataset = first.config["data"]["dataset"]
@@ -46,7 +44,8 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
                      + " → ".join(_layer_text(l) for l in c["model"]["layers"]))
         lines.append(f"  - {c['optimizer']['class']}({', '.join(f'{k}={x}' for k, x in opt.items()) or 'Keras defaults'}), "
                      f"loss {c['train']['loss']}, batch {c['train']['batch_size']}, {c['train']['epochs']} epochs, "
-                     f"shuffle {c['train']['shuffle']}, op determinism {c['train']['deterministic']}")
+                     f"shuffle {c['train']['shuffle']}, op determinism {c['train']['deterministic']}"
+                     + (f", precision {c['train']['precision']}" if c["train"].get("precision", "float32") != "float32" else ""))
     if spec.grid:
         lines.append(grid_setup_line(spec))
     seeds = sorted({r.seed for r in runs})
@@ -57,7 +56,7 @@ def setup_section(spec: ExperimentSpec, runs: list[RunRecord], results_dir: Path
               *reused_lines(runs),
               f"- Training time of all runs, summed: {wall / 60:.1f} min"
               + (f" ({elsewhere / 60:.1f} of it the reused runs' own, where they were trained)" if elsewhere else ""),
-              *commands_lines(results_dir, sum(r.run.get("status") == "complete" for r in runs),
+              *commands_lines(commands, sum(r.run.get("status") == "complete" for r in runs),
                               min((r.run["started"] for r in runs if "started" in r.run), default=None)), ""]
     return "\n".join(lines)
 
@@ -89,16 +88,14 @@ def device_lines(runs: list[RunRecord]) -> list[str]:
     return lines
 
 
-def commands_lines(results_dir: Path, complete_runs: int, first_started: str | None = None) -> list[str]:
+def commands_lines(recorded: pd.DataFrame, complete_runs: int, first_started: str | None = None) -> list[str]:
     """The wall time of the experiment commands that trained here (commands.csv), if recorded.
 
     A command is recorded when it ends; one that was interrupted is not, so the line says how many of
     the complete runs the recorded commands finished. A command that ended before the first run here
     began (`first_started`) trained only runs that have since been deleted and retrained: not counted."""
-    path = Path(results_dir) / COMMANDS_FILE
-    if not path.is_file():
+    if recorded.empty:
         return []
-    recorded = pd.read_csv(path)
     replaced = (pd.to_datetime(recorded["finished_utc"], utc=True) < pd.Timestamp(first_started)
                 if first_started else pd.Series(False, index=recorded.index))
     commands = recorded[~replaced]

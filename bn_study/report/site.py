@@ -17,12 +17,12 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from bn_study.config.experiment_spec import SPEC_FILE, load_spec
+from bn_study.config.experiment_spec import SPEC_FILE
 from bn_study.report.html_page import to_html
 from bn_study.report.experiment_report import INDEX_HTML, REPORT_HTML
 from bn_study.report.tables import markdown_table
-from bn_study.results import SHRUNK_FILE, write_text
-from bn_study.stats.files import SUMMARY_FILE, read_aggregate, read_claims, read_summary
+from bn_study.results import write_text
+from bn_study.stats.files import open_results
 from bn_study.stats.rules import VERDICTS
 
 MEASUREMENT_HTML = "README.html"  # beside each speed measurement's README.md
@@ -42,24 +42,23 @@ def thumbnail_uri(png: Path) -> str:
 
 
 def experiment_row(results_dir: Path) -> list[str]:
-    """A row from the experiment's result files: experiment.yaml, summary.csv, aggregate.csv and claims.csv."""
-    spec = load_spec(results_dir / SPEC_FILE)
+    """A row from the experiment's result files, opened by the read path (stats/files.open_results)."""
+    experiment, statistics = open_results(results_dir, statistics_required=False)
+    spec = experiment.spec
     variants = [v.name for v in spec.all_variants]
-    has_statistics = (results_dir / SUMMARY_FILE).is_file()
-    summary = read_summary(results_dir, variants) if has_statistics else pd.DataFrame()
+    summary = statistics.summary if statistics is not None else pd.DataFrame()
     complete = int((summary["status"] == "complete").sum()) if not summary.empty else 0
     listed = [v.name for v in spec.variants]
     done = summary[summary["status"] == "complete"] if not summary.empty else summary
     if done.empty:
-        headline = "no complete run yet" if has_statistics else f"no statistics yet (`bn-study stats {results_dir}`)"
+        headline = "no complete run yet" if statistics is not None else f"no statistics yet (`bn-study stats {results_dir}`)"
     else:
-        aggregate = read_aggregate(results_dir)
-        means = aggregate.xs("test_accuracy", level="figure")["mean"].dropna()
+        means = statistics.aggregate.xs("test_accuracy", level="figure")["mean"].dropna()
         present = [v for v in variants if v in means.index]  # the experiment's order, as before
         means = means[present]
         headline = ("<br>".join(f"{v} {means[v]:.4f}" for v in listed if v in means) if listed
                     else f"best: {means.idxmax()} {means.max():.4f}")
-    counts = Counter(read_claims(results_dir)["verdict"]) if has_statistics and spec.claims else {}
+    counts = Counter(statistics.claims["verdict"]) if statistics is not None and spec.claims else {}
     verdicts = "<br>".join(f'<span class="verdict {v.replace(" ", "-")}">{counts[v]} {v}</span>'
                            for v in VERDICTS if counts.get(v)) or "–"
     thumb = next((results_dir / t for t in THUMBNAILS if (results_dir / t).is_file()), None)
@@ -69,7 +68,7 @@ def experiment_row(results_dir: Path) -> list[str]:
     figure = (f'<a href="{results_dir.name}/{thumb.relative_to(results_dir)}" title="open the figure at full size">'
               f'<img src="{thumbnail_uri(thumb)}" alt="{results_dir.name}" width="320"></a>') if thumb else ""
     name = f"[{spec.name}]({link})" if report.is_file() else f"{spec.name} (no report yet)"
-    if (results_dir / SHRUNK_FILE).is_file():
+    if experiment.shrunk is not None:
         name += " (shrunk smoke run)"
     return [name, spec.question,
             f"{complete} of {len(variants) * len(spec.seeds)}", headline, verdicts, figure]

@@ -146,7 +146,7 @@ def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_li
     what it took."""
     from bn_study.report.experiment_report import write_reports
     from bn_study.report.plots import draw_plots
-    from bn_study.report.run_figure import RUN_FIGURE, draw_run_figure, needs_figure
+    from bn_study.report.run_figure import RUN_FIGURE, RUN_PAGE, draw_run_figure, needs_figure
     from bn_study.stats.stage import make_statistics
 
     from bn_study.run.dry_run import plan_estimate
@@ -164,7 +164,7 @@ def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_li
         log(f"warning: {results.damaged_line(run)}")
     figures = [draw_run_figure(run) for run in runs.runs if needs_figure(run)]  # each run's own figure
     if figures:
-        log(f"wrote {len(figures)} run figure(s): <run folder>/{RUN_FIGURE}")
+        log(f"wrote {len(figures)} run figure(s) and page(s): <run folder>/{RUN_FIGURE}, {RUN_PAGE}")
     for path in [*paths, *draw_plots(runs, statistics), *write_reports(runs, statistics)]:
         log(f"wrote {path}")
     log(f"{out}: done in {(time.perf_counter() - started) / 60:.1f} min wall (training, statistics, plots and report)")

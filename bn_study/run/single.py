@@ -41,5 +41,5 @@ def run_one(config_path: Path, overrides: list[str], seed: int | None, out: Path
         return f"{out}: {status}"
     from bn_study.report.run_figure import draw_run_figure
 
-    figure = draw_run_figure(read_run(out))
-    return f"{out}: {status}, test accuracy {read_json(metrics)['test_accuracy']:.4f}; figure {figure}"
+    figure, page = draw_run_figure(read_run(out))
+    return f"{out}: {status}, test accuracy {read_json(metrics)['test_accuracy']:.4f}; figure {figure}; explore {page}"

@@ -1,11 +1,12 @@
-"""The statistics files' names and readers, and an experiment's spec and runs read once.
+"""The one read path of the views: an experiment's results folder opened once (open_results), its spec,
+runs and statistics files checked and returned typed, and the statistics files' names and readers.
 
 Pandas only (no scipy): every view reads through here, so that a page can be written on a machine
-that could not compute the statistics.
+that could not compute the statistics; no module under report/ opens a CSV, JSON or YAML file itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ import pandas as pd
 
 from bn_study.config.experiment_spec import SPEC_FILE, ExperimentSpec, load_spec
 from bn_study.errors import UserError
-from bn_study.results import COMPLETE, DIVERGED, FINAL, RunRecord, find_runs, read_json, stopped_while_running
+from bn_study.results import (COMMANDS_FILE, COMPLETE, DIVERGED, FINAL, READ_ERRORS, SHRUNK_FILE, RunRecord, find_runs,
+                              read_json, stopped_while_running, unreadable)
 
 SUMMARY_FILE, AGGREGATE_FILE, CLAIMS_FILE = "summary.csv", "aggregate.csv", "claims.csv"
 CURVES_FILE = "curves.csv"  # per variant: the band over seeds of each curve (stats/aggregate.py)
@@ -32,6 +34,8 @@ class ExperimentRuns:
     directory: Path
     spec: ExperimentSpec
     runs: tuple[RunRecord, ...]  # every run of the spec's variants, whatever its status
+    shrunk: dict | None = None  # shrunk.json: the --set and --seeds that made it differ from its file
+    commands: pd.DataFrame = field(default_factory=pd.DataFrame)  # commands.csv: the commands that trained here
 
     @property
     def variants(self) -> list[str]:
@@ -60,13 +64,30 @@ class ExperimentRuns:
 
 
 def read_experiment(results_dir: Path) -> ExperimentRuns:
-    """The spec and runs of an experiment's results folder; UserError when it is not one."""
+    """The spec, runs and records of an experiment's results folder; UserError in one line when it is not
+    one or when its experiment.yaml, shrunk.json or commands.csv cannot be read."""
     results_dir = Path(results_dir)
     if not (results_dir / SPEC_FILE).is_file():
         raise UserError(f"{results_dir}: not an experiment's results folder (no {SPEC_FILE})")
     spec = load_spec(results_dir / SPEC_FILE)
     variants = {v.name for v in spec.all_variants}
-    return ExperimentRuns(results_dir, spec, tuple(r for r in find_runs(results_dir) if r.variant in variants))
+    try:
+        shrunk = read_json(results_dir / SHRUNK_FILE) if (results_dir / SHRUNK_FILE).is_file() else None
+        commands = _read_csv(results_dir / COMMANDS_FILE) if (results_dir / COMMANDS_FILE).is_file() else pd.DataFrame()
+    except READ_ERRORS as e:
+        raise UserError(f"{results_dir}: {unreadable(e)}; the experiment's command writes it again") from None
+    runs = tuple(r for r in find_runs(results_dir) if r.variant in variants)
+    return ExperimentRuns(results_dir, spec, runs, shrunk, commands)
+
+
+def open_results(results_dir: Path, statistics_required: bool = True) -> tuple[ExperimentRuns, "Statistics | None"]:
+    """What every view reads: the experiment (spec, runs checked, records) and its statistics files, refused
+    in one line when they count a run that is damaged now. Without `statistics_required`, None when the
+    statistics have not been computed yet."""
+    experiment = read_experiment(results_dir)
+    if not statistics_required and not (experiment.directory / SUMMARY_FILE).is_file():
+        return experiment, None
+    return experiment, read_statistics(experiment)
 
 
 def _path(results_dir: Path, name: str) -> Path:
