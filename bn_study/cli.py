@@ -133,13 +133,15 @@ def cmd_plot(args) -> None:
         _print_paths(paths)
         return print(f"open {next(p for p in paths if p.suffix == '.html')} in a browser to explore the curves (offline)")
     from bn_study.report.overlay import console_text, write_overlay
+    from bn_study.report.words import placement_sentences
     from bn_study.stats import overlay
 
     groups = overlay.resolve(args.folders)  # every input checked before anything is written
     table = overlay.group_table(groups, args.thresholds)
-    statements, differences = overlay.spread_statements(groups), overlay.group_differences(groups)
+    placed, differences = overlay.placements(groups), overlay.group_differences(groups)
+    statements = placement_sentences(placed)
     out = args.out or DEFAULT_RESULTS / "local" / "overlays" / overlay.slug(args.folders)
-    paths = [overlay.write_group_table(table, out),
+    paths = [overlay.write_group_table(table, out), *filter(None, [overlay.write_placements(placed, out)]),
              *write_overlay(overlay.group_curves(groups), table, statements, out, args.command_line, differences,
                             {g.label: g.runs[0] for g in groups if len(g.runs) == 1})]
     print(console_text(table, statements, differences))

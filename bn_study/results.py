@@ -283,7 +283,7 @@ def checked_run(directory: Path) -> RunRecord:
     try:
         run = read_run(directory)
     except READ_ERRORS as e:
-        seed = directory.name.removeprefix("seed-")
+        seed = directory.name.removeprefix(RUN_DIR_PREFIX)
         return RunRecord(directory, directory.parent.name, int(seed) if seed.isdigit() else -1, {},
                          {"status": DAMAGED}, pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame(),
                          problems=(unreadable(e),))
@@ -294,12 +294,41 @@ def checked_run(directory: Path) -> RunRecord:
                                problems=tuple(problems))
 
 
+RUN_DIR_PREFIX = "seed-"
+# history.csv's columns that measure the machine, not the model: they differ between identical runs.
+CLOCK_COLUMNS = ("seconds", "val_seconds", "cpu_seconds")
+
+
+def numbers_columns(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """The history columns two runs share, but the clock's: what bit-identity compares."""
+    return [c for c in a.columns if c not in CLOCK_COLUMNS and c in b.columns]
+
+
+def bit_identical(history_a: pd.DataFrame, metrics_a: dict, history_b: pd.DataFrame, metrics_b: dict) -> bool:
+    """The one definition: the same epochs, every history value but the clock's and every test metric
+    equal to the last bit."""
+    columns = numbers_columns(history_a, history_b)
+    return (len(history_a) == len(history_b) and history_a[columns].equals(history_b[columns])
+            and metrics_a == metrics_b)
+
+
+def run_dir(out: Path, variant: str, seed: int) -> Path:
+    """Where an experiment keeps a variant's run at one seed: <out>/<variant>/seed-<k>."""
+    return Path(out) / variant / f"{RUN_DIR_PREFIX}{seed}"
+
+
+def run_files(folder: Path, variant_folder: bool = False) -> list[Path]:
+    """The run.json of every run in an experiment's folder (<variant>/seed-*), or with `variant_folder`
+    in a variant's (seed-*), sorted."""
+    return sorted(Path(folder).glob(("" if variant_folder else "*/") + f"{RUN_DIR_PREFIX}*/{RUN_FILE}"))
+
+
 def find_runs(results_dir: Path) -> list[RunRecord]:
     """Every run under results_dir/<variant>/seed-<k>/ (complete or not, damaged ones marked), in a stable order."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"{results_dir}: no such results directory")
-    runs = [checked_run(p.parent) for p in results_dir.glob(f"*/seed-*/{RUN_FILE}")]
+    runs = [checked_run(p.parent) for p in results_dir.glob(f"*/{RUN_DIR_PREFIX}*/{RUN_FILE}")]
     return sorted(runs, key=lambda r: (r.variant, r.seed))
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from bn_study.bench.harness import add_ratios, alternate, machine_lines, write_measurement
 from bn_study.bench.timed import run_timed
+from bn_study.results import run_files
 from bn_study.train.threads import available_cores
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: bn_study/bench/../..
@@ -42,7 +43,7 @@ def measure(arm: str, epochs: int, seeds: str, shrink: list[str]) -> dict:
             wall, code, usage = run_timed(_command(arm, epochs, seeds, shrink, out), env, output, output)
         if code != 0:
             raise RuntimeError(f"bench arm {arm} failed: {log.read_text().strip().splitlines()[-1:]}")
-        runs = [json.loads(p.read_text()) for p in out.glob("*/seed-*/run.json")]
+        runs = [json.loads(p.read_text()) for p in run_files(out)]
     return {"arm": arm, "runs": len(runs), "wall_s": round(wall, 1),
             "tree_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "runs_cpu_s": round(sum(r["cpu_seconds"] for r in runs), 1),

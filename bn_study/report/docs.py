@@ -29,7 +29,7 @@ from bn_study.report.effect_map import effect_cells
 from bn_study.report.tables import markdown_table, mean_std, sweep_table
 from bn_study.stats.files import AGGREGATE_FILE, SUMMARY_FILE, ExperimentRuns, Statistics, finite, open_results
 from bn_study.stats.labels import label
-from bn_study.stats.rules import MARKS
+from bn_study.stats.rules import ALPHA, MARKS
 
 BLOCK = re.compile(r"(?P<open><!-- results:(?P<name>[\w.-]+):(?P<kind>\w+)(?::(?P<arguments>[\w.,-]+))? -->\n)"
                    r"(?P<body>.*?)(?P<close><!-- /results -->)", re.S)
@@ -112,7 +112,7 @@ def effect_block(experiment: ExperimentRuns, statistics: Statistics) -> str:
     baseline, treatment = columns[0].split(" → ")
     note = (f"\n\n{label(metric)}, {treatment.removeprefix(columns_shown[0]).lstrip('_-')} minus "
             f"{baseline.removeprefix(columns_shown[0]).lstrip('_-')}, mean over seeds; ✓ supported, ✗ not supported, "
-            "· inconclusive (Holm, α = 0.05).")
+            f"· inconclusive (Holm, α = {ALPHA}).")
     return markdown_table([key] + columns_shown, rows) + note
 
 

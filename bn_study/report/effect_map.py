@@ -15,7 +15,7 @@ import pandas as pd
 
 from bn_study.report.figures import plt, save_figure
 from bn_study.report.words import cell_words
-from bn_study.stats.rules import MARKS
+from bn_study.stats.rules import ALPHA, MARKS
 
 
 def effect_cells(claims_table: pd.DataFrame, points) -> pd.DataFrame:
@@ -67,7 +67,7 @@ def effect_map(claims_table: pd.DataFrame, points, out: Path) -> Path | None:
         ax.set_ylabel(points[0].key)
         ax.set_title(f"{metric.replace('_', ' ')}: treatment − baseline\n(blue: treatment better)", fontsize=9)
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle("✓ supported, ✗ not supported, · inconclusive (Holm-adjusted, α = 0.05)", fontsize=9)
+    fig.suptitle(f"✓ supported, ✗ not supported, · inconclusive (Holm-adjusted, α = {ALPHA})", fontsize=9)
     return save_figure(fig, out / EFFECT_MAP_PNG)
 
 

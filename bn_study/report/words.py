@@ -36,3 +36,26 @@ def cell_words(claim) -> dict[str, str]:
             "means": f"{claim['baseline']} {number(claim['mean_baseline'])}, {claim['treatment']} {number(claim['mean_treatment'])}",
             "ci": ci, "mark": MARKS.get(claim["verdict"], "?"), "difference_text": f"{claim['effect']:+.3g}",
             "holm_p": number(claim["holm_p"], 2) + (f" vs α = {ALPHA}" if np.isfinite(claim["holm_p"]) else "")}
+
+
+def _rank(row) -> str:
+    n, above, below = row["n_reference"], row["reference_below"], row["reference_above"]  # seeds the run is above, below
+    if above == n:
+        return f"above all {n} reference seeds"
+    if below == n:
+        return f"below all {n} reference seeds"
+    equal = row["reference_equal"]
+    return f"above {above}, below {below}" + (f", equal to {equal}" if equal else "") + f" of the {n} reference seeds"
+
+
+def placement_sentences(placements) -> list[str]:
+    """One sentence per (single run, reference) from stats.overlay.placements' rows: where the run falls,
+    figure by figure, and the reference's 95% prediction interval."""
+    if placements.empty:
+        return []
+    lines = []
+    for (run, reference), rows in placements.groupby(["run", "reference"], sort=False):
+        parts = [f"{r['label']} {r['value']:.4f}: {_rank(r)}; 95% prediction interval of the reference "
+                 f"[{r['pi95_low']:.4f}, {r['pi95_high']:.4f}]" for _, r in rows.iterrows()]
+        lines.append(f"{run} against {reference}: " + "; ".join(parts))
+    return lines

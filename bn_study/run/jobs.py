@@ -117,7 +117,7 @@ def plan_runs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
     planned = []
     for i, (variant, seed) in enumerate(pairs, 1):
         config = configs[variant].with_seed(seed)
-        run_dir = Path(out) / variant / f"seed-{seed}"
+        run_dir = results.run_dir(out, variant, seed)
         status = results.run_status(run_dir)
         here = dict(index=i, total=len(pairs), variant=variant, seed=seed, config=config, run_dir=run_dir)
         damaged = ""
@@ -198,7 +198,7 @@ def check_memory(jobs: int, out: Path) -> None:
     if jobs < 2 or available is None:
         return
     peaks = []
-    for path in Path(out).glob(f"*/seed-*/{results.RUN_FILE}"):
+    for path in results.run_files(out):
         try:
             peaks.append((results.read_json(path).get("peak_rss_mb") or 0.0, path))
         except (OSError, ValueError):

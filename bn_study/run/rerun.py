@@ -61,16 +61,14 @@ def default_out(run_dir: Path, results_root: Path = Path("results")) -> Path:
 
 def compare_runs(original: Path, again: Path) -> dict:
     """Largest absolute difference of every history column (not the clock's) and test metric."""
-    from bn_study.train.training import CLOCK_COLUMNS
-
     first, second = (pd.read_csv(Path(d) / results.HISTORY_FILE) for d in (original, again))
-    columns = [c for c in first.columns if c not in CLOCK_COLUMNS and c != "epoch" and c in second.columns]
+    columns = [c for c in results.numbers_columns(first, second) if c != "epoch"]
     if len(first) != len(second):
         raise UserError(f"{again}: {len(second)} epochs against the original's {len(first)}")
     differences = {c: float((first[c] - second[c]).abs().max()) for c in columns}
     metrics = [results.read_json(Path(d) / results.METRICS_FILE) for d in (original, again)]
     differences.update({k: abs(metrics[0][k] - metrics[1][k]) for k in metrics[0] if k in metrics[1]})
-    identical = all(first[c].equals(second[c]) for c in columns) and metrics[0] == metrics[1]
+    identical = results.bit_identical(first, metrics[0], second, metrics[1])
     return {"bit_identical": identical, "max_abs_difference": differences,
             "test_accuracy": {"original": metrics[0].get("test_accuracy"), "rerun": metrics[1].get("test_accuracy")}}
 

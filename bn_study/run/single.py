@@ -5,7 +5,7 @@ import hashlib
 from pathlib import Path
 
 from bn_study.config.schema import load_config
-from bn_study.results import METRICS_FILE, read_json, read_run
+from bn_study.results import METRICS_FILE, read_json, read_run, run_dir
 from bn_study.train.threads import configure_threads
 
 RUNS_DIR = Path("results") / "runs"
@@ -19,7 +19,7 @@ def run_folder(config_path: Path, overrides: list[str], seed: int, root: Path = 
         text = ",".join(overrides)
         plain = len(text) <= 80 and all(c.isalnum() or c in "._=,-" for c in text)
         name += "+" + (text if plain else hashlib.sha256(text.encode()).hexdigest()[:12])
-    return root / name / f"seed-{seed}"
+    return run_dir(root, name, seed)
 
 
 def run_one(config_path: Path, overrides: list[str], seed: int | None, out: Path | None,

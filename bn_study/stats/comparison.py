@@ -17,7 +17,7 @@ import pandas as pd
 
 from bn_study.config.differences import config_differences
 from bn_study.errors import UserError
-from bn_study.results import RunRecord, write_text
+from bn_study.results import RunRecord, bit_identical, write_text
 from bn_study.stats.aggregate import mean_ci
 from bn_study.stats.claims import exact_p, no_spread, welch
 from bn_study.stats.files import COMPARE_CSV, ExperimentRuns, read_experiment, read_statistics
@@ -25,7 +25,6 @@ from bn_study.stats.holm import holm
 from bn_study.stats.labels import COMPARE_FIGURES
 from bn_study.stats.rules import ALPHA
 
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # not the clock's
 CONSISTENT, DIFFERS = "consistent", "differs"
 
 
@@ -54,10 +53,8 @@ class Comparison:
 
 
 def same_run(a: RunRecord, b: RunRecord) -> bool:
-    """Bit-identical history (all but the clock's columns) and test metrics."""
-    columns = [c for c in HISTORY_COLUMNS if c in a.history and c in b.history]
-    return (len(a.history) == len(b.history) and a.history[columns].equals(b.history[columns])
-            and a.metrics == b.metrics)
+    """Bit-identical (results.bit_identical): history but the clock's columns, and test metrics."""
+    return bit_identical(a.history, a.metrics, b.history, b.metrics)
 
 
 def figure_test(variant: str, figure: str, reference: pd.Series, local: pd.Series) -> dict:

@@ -15,7 +15,7 @@ from scipy import stats
 
 from bn_study.config.experiment_spec import SPEC_FILE, load_spec
 from bn_study.errors import UserError
-from bn_study.results import COMPLETE, RUN_FILE, RunRecord, checked_run, write_text
+from bn_study.results import COMPLETE, RUN_FILE, RunRecord, checked_run, run_files, write_text
 from bn_study.stats.aggregate import curves_table
 from bn_study.stats.labels import label
 from bn_study.stats.summary import summarize_run
@@ -67,11 +67,11 @@ def resolve(paths: list[Path]) -> list[Group]:
             groups.append(Group(str(path), (run,)))
         elif (path / SPEC_FILE).is_file():
             for variant in load_spec(path / SPEC_FILE).all_variants:
-                seeds = sorted((path / variant.name).glob(f"seed-*/{RUN_FILE}"))
+                seeds = run_files(path / variant.name, variant_folder=True)
                 if seeds:
                     groups.append(Group(f"{path}/{variant.name}",
                                         tuple(_complete(path / variant.name, [_read(s.parent) for s in seeds]))))
-        elif seeds := sorted(path.glob(f"seed-*/{RUN_FILE}")):
+        elif seeds := run_files(path, variant_folder=True):
             groups.append(Group(str(path), tuple(_complete(path, [_read(s.parent) for s in seeds]))))
         else:
             raise UserError(f"{path}: not a run folder ({RUN_FILE}), a variant folder (seed-*/{RUN_FILE}) or an "
@@ -124,34 +124,35 @@ def prediction_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
     return mean - half, mean + half
 
 
-def _rank(value: float, reference: np.ndarray) -> str:
-    n, above, below = len(reference), int((value > reference).sum()), int((value < reference).sum())
-    if above == n:
-        return f"above all {n} reference seeds"
-    if below == n:
-        return f"below all {n} reference seeds"
-    equal = n - above - below
-    return f"above {above}, below {below}" + (f", equal to {equal}" if equal else "") + f" of the {n} reference seeds"
-
-
-def spread_statements(groups: list[Group]) -> list[str]:
-    """For every single run against every group of several seeds: where it falls, figure by figure."""
-    lines = []
+def placements(groups: list[Group]) -> pd.DataFrame:
+    """For every single run against every group of several seeds, figure by figure: its value, how many
+    reference seeds lie below, above and equal, and the reference's 95% prediction interval."""
+    rows = []
     for single in (g for g in groups if len(g.runs) == 1):
         mine = summarize_run(single.runs[0], ())
         for reference in (g for g in groups if len(g.runs) > 1):
             theirs = pd.DataFrame([summarize_run(r, ()) for r in reference.runs])
-            parts = []
             for figure in SPREAD_FIGURES:
                 values = theirs[figure].astype(float).dropna().to_numpy()
                 low, high = prediction_interval(values)
-                parts.append(f"{label(figure)} {mine[figure]:.4f}: {_rank(mine[figure], values)}; 95% prediction "
-                             f"interval of the reference [{low:.4f}, {high:.4f}]")
-            lines.append(f"{single.label} against {reference.label}: " + "; ".join(parts))
-    return lines
+                value = float(mine[figure])
+                rows.append({"run": single.label, "reference": reference.label, "figure": figure, "label": label(figure),
+                             "value": value, "n_reference": len(values), "reference_below": int((values < value).sum()),
+                             "reference_above": int((values > value).sum()), "reference_equal": int((values == value).sum()),
+                             "pi95_low": low, "pi95_high": high})
+    return pd.DataFrame(rows)
 
 
-OVERLAY_CSV = "overlay.csv"
+OVERLAY_CSV, PLACEMENTS_CSV = "overlay.csv", "placements.csv"
+
+
+def write_placements(table: pd.DataFrame, out: Path) -> Path | None:
+    """placements.csv (placements' rows, full precision) when the overlay places a single run."""
+    if table.empty:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / PLACEMENTS_CSV, table.to_csv(index=False))
+    return out / PLACEMENTS_CSV
 
 
 def write_group_table(table: pd.DataFrame, out: Path) -> Path:

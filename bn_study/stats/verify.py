@@ -68,11 +68,12 @@ def statistics_lines(experiment_dir: Path) -> list[str]:
         elif then.get("files") and now.get(results.FILES_KEY) != then["files"]:
             lines.append(f"{folder}: its files changed since the statistics counted it; `bn-study stats "
                          f"{experiment_dir}` recomputes them")
-    for folder in sorted(p for p in experiment_dir.glob("*/seed-*") if p.is_dir() and not (p / results.RUN_FILE).exists()):
+    for folder in sorted(p for p in experiment_dir.glob(f"*/{results.RUN_DIR_PREFIX}*")
+                         if p.is_dir() and not (p / results.RUN_FILE).exists()):
         if any(folder.iterdir()):
             lines.append(f"{folder}: files without a {results.RUN_FILE} (the run's record is gone); the experiment's "
                          "command trains it again")
-    for folder in sorted(p.parent for p in experiment_dir.glob(f"*/seed-*/{results.RUN_FILE}")):
+    for folder in (p.parent for p in results.run_files(experiment_dir)):
         try:  # the run's own files were checked by run_lines; here only whether the statistics know it
             finished = results.read_json(folder / results.RUN_FILE).get("status") in results.FINAL
         except ValueError:

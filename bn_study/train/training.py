@@ -39,8 +39,7 @@ from bn_study.config.yamlio import dump_yaml
 SKIPPED = "skipped"
 
 
-# history.csv's columns that measure the machine, not the model: they differ between identical runs.
-CLOCK_COLUMNS = ("seconds", "val_seconds", "cpu_seconds")
+CLOCK_COLUMNS = results.CLOCK_COLUMNS  # history.csv's columns that measure the machine, not the model
 
 
 class EpochClock(keras.callbacks.Callback):
