@@ -81,3 +81,11 @@ def stats_plots_report(results_dir: Path) -> list[Path]:
 
     experiment, statistics, paths = make_statistics(results_dir)
     return [*paths, *draw_plots(experiment, statistics), *write_reports(experiment, statistics)]
+
+
+def evidence(verdict) -> str:
+    """A verdict's evidence as every page words it (claims.csv's row through report/words.py)."""
+    from bn_study.report.words import claim_evidence
+    from bn_study.stats.stage import verdict_row
+
+    return claim_evidence(verdict_row(1, verdict))

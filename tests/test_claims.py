@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import evidence
+
 from bn_study.config.experiment_spec import ClaimSpec
 from bn_study.stats.claims import judge, judge_interval
 from bn_study.stats.rules import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
@@ -31,16 +33,16 @@ def test_difference_rule(b, expect, verdict):
     result = judge(_difference(expect), _table("test_accuracy", BASE, b))
     assert result.verdict == verdict
     if len(b) > 1:
-        assert "Welch p" in result.evidence
+        assert "Welch p" in evidence(result)
     else:
-        assert "too few seeds" in result.evidence
+        assert "too few seeds" in evidence(result)
 
 
 def test_never_reached_counts_as_epochs_plus_one():
     table = _table("epochs_to_val_0.99", [np.nan] * 5, [3, 4, 3, 5, 4])
     result = judge(_difference("lower", "epochs_to_val_0.99"), table)
     assert result.verdict == SUPPORTED  # 26 (never, 25 epochs) against ~4
-    assert "never reached" in result.evidence and "base 5" in result.evidence
+    assert "never reached" in evidence(result) and "base 5" in evidence(result)
 
 
 @pytest.mark.parametrize("values, verdict", [
@@ -64,7 +66,7 @@ def test_gain_rule(gain, verdict):
     claim = ClaimSpec(claim="x", test="gain", metric="test_accuracy", baseline="base", treatment="treat",
                       value=0.01, tolerance=0.01)
     result = judge(claim, _table("test_accuracy", BASE, BASE[::-1] + gain))
-    assert result.verdict == verdict and "vs band [0, 0.02]" in result.evidence
+    assert result.verdict == verdict and "vs band [0, 0.02]" in evidence(result)
 
 
 def test_spread_rule():
@@ -93,17 +95,17 @@ def _grid_table(accuracies: dict[str, list]) -> tuple[pd.DataFrame, tuple]:
 RANGE = ClaimSpec(claim="x", test="range", metric="test_accuracy", baseline="base", treatment="treat", value=0.98)
 
 
-@pytest.mark.parametrize("treat, verdict, evidence", [
+@pytest.mark.parametrize("treat, verdict, words", [
     # base trains well at 0.001 and 0.01 only (0.1: one seed diverged)
     ([[0.99, 0.99], [0.99, 0.985], [0.99, 0.981]], SUPPORTED, "treat: 0.001, 0.01, 0.1 (2 decades)"),
     ([[0.99, 0.99], [0.99, 0.975], [0.99, 0.99]], INCONCLUSIVE, "treat: 0.001, 0.1 (2 decades)"),
     ([[0.99, 0.99], [0.99, 0.99], [None, 0.99]], NOT_SUPPORTED, "treat: 0.001, 0.01 (1 decade)"),
 ])
-def test_range_claim_counts_rates_where_every_seed_trains_well(treat, verdict, evidence):
+def test_range_claim_counts_rates_where_every_seed_trains_well(treat, verdict, words):
     table, points = _grid_table({"base": [[0.99, 0.99], [0.99, 0.99], [0.99, None]], "treat": treat})
     result = judge(RANGE, table, points)
     assert result.verdict == verdict
-    assert "base: 0.001, 0.01 (1 decade)" in result.evidence and evidence in result.evidence
+    assert "base: 0.001, 0.01 (1 decade)" in evidence(result) and words in evidence(result)
 
 
 
@@ -128,7 +130,7 @@ def test_tost_supports_equivalence_only_when_both_sides_reject():
     assert judge_interval(_claim("equivalence", tolerance=0.005), a, a + 0.0003).verdict == SUPPORTED
     assert judge_interval(_claim("equivalence", tolerance=0.0005), a, a + 0.0003).verdict == INCONCLUSIVE
     outside = judge_interval(_claim("equivalence", tolerance=0.005), a, a + 0.02)
-    assert outside.verdict == NOT_SUPPORTED and "p (outside the band) = " in outside.evidence
+    assert outside.verdict == NOT_SUPPORTED and "p (outside the band) = " in evidence(outside)
 
 
 def test_the_interval_shown_is_the_90_percent_ci_that_matches_tost():
@@ -138,7 +140,7 @@ def test_the_interval_shown_is_the_90_percent_ci_that_matches_tost():
     b = a[::-1] + np.array([0.001, -0.0004, 0.0012, 0.0, 0.0009])
     shown = judge_interval(_claim("equivalence", tolerance=0.01), a, b)
     low, high = shown.ci_low, shown.ci_high
-    assert shown.ci_level == pytest.approx(0.9) and f"[90% CI {low:.4g}, {high:.4g}]" in shown.evidence
+    assert shown.ci_level == pytest.approx(0.9) and f"[90% CI {low:.4g}, {high:.4g}]" in evidence(shown)
     edge = max(abs(low), abs(high))
     assert judge_interval(_claim("equivalence", tolerance=edge * 1.001), a, b).verdict == SUPPORTED
     assert judge_interval(_claim("equivalence", tolerance=edge * 0.999), a, b).verdict == INCONCLUSIVE

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import evidence
+
 from bn_study.config.experiment_spec import ClaimSpec
 from bn_study.stats.holm import holm, judge_all, seeds_for_power
 from bn_study.stats.rules import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
@@ -32,7 +34,7 @@ def test_a_difference_without_spread_is_judged_inside_the_holm_family():
               ClaimSpec("d higher", "difference", "test_accuracy", baseline="c", treatment="d", expect="higher"))
     exact, tested = judge_all(claims, summary)
     assert (exact.p_value, exact.adjusted_p, exact.verdict) == (0.0, 0.0, NOT_SUPPORTED)
-    assert "no spread in either variant (p taken as 0)" in exact.evidence
+    assert "no spread in either variant (p taken as 0)" in evidence(exact)
     # Holm's first step takes the p = 0 (x 2 = 0); the other is the second of two (x 1): in the family,
     # a certain claim costs the others nothing.
     assert tested.adjusted_p == pytest.approx(tested.p_value) and tested.verdict == SUPPORTED
@@ -57,4 +59,4 @@ def test_holm_turns_a_marginal_difference_inconclusive_and_says_how_many_seeds_w
     verdicts = judge_all(claims, summary)
     assert verdicts[0].adjusted_p == pytest.approx(3 * alone.p_value)  # the smallest of 3 p-values
     assert verdicts[0].verdict == INCONCLUSIVE
-    assert "seeds for 80% power to detect the observed difference at α = 0.05 (before Holm): " in verdicts[0].evidence
+    assert "seeds for 80% power to detect the observed difference at α = 0.05 (before Holm): " in evidence(verdicts[0])

@@ -17,7 +17,7 @@ from bn_study.model.fused_bn import FusedBatchNorm
 from bn_study.stats.claims import judge
 from bn_study.stats.rules import INCONCLUSIVE, SUPPORTED
 from bn_study.train.precision import precision_note
-from tests.conftest import ON_FIXTURE, ROOT, write
+from tests.conftest import ON_FIXTURE, ROOT, evidence, write
 
 BF16 = ["train.precision=mixed_bfloat16"]
 
@@ -99,7 +99,7 @@ def test_paired_equivalence_sees_through_the_seeds_spread():
                  tolerance=0.002)
     assert judge(ClaimSpec(**claim), summary).verdict == INCONCLUSIVE
     paired = judge(ClaimSpec(**claim, paired=True), summary)
-    assert paired.verdict == SUPPORTED and "paired by seed" in paired.evidence
+    assert paired.verdict == SUPPORTED and "paired by seed" in evidence(paired)
     assert paired.ci_high - paired.ci_low < 0.001
 
 

@@ -5,8 +5,8 @@ A block between
     ...
     <!-- /results -->
 is rewritten by `bn-study docs` (run by `make plots`) from results/EXPERIMENT/summary.csv,
-aggregate.csv and claims.csv (the numbers, never the evidence's words, except for a claim that has
-none: a range claim's count); `bn-study docs --check` (and a test) fails when a block is out of
+aggregate.csv and claims.csv (their numbers, put into words by report/words.py as in the reports);
+`bn-study docs --check` (and a test) fails when a block is out of
 date. Kinds:
 - table:FIGURE,FIGURE,...: one row per figure of aggregate.csv, one column per listed variant,
   mean ± std over seeds (the std to 2 significant digits, the mean to the same decimal place);
@@ -27,35 +27,13 @@ from pathlib import Path
 from bn_study.errors import UserError
 from bn_study.report.effect_map import effect_cells
 from bn_study.report.tables import markdown_table, mean_std, sweep_table
+from bn_study.report.words import claim_effect
 from bn_study.stats.files import AGGREGATE_FILE, SUMMARY_FILE, ExperimentRuns, Statistics, finite, open_results
 from bn_study.stats.labels import label
 from bn_study.stats.rules import ALPHA, MARKS
 
 BLOCK = re.compile(r"(?P<open><!-- results:(?P<name>[\w.-]+):(?P<kind>\w+)(?::(?P<arguments>[\w.,-]+))? -->\n)"
                    r"(?P<body>.*?)(?P<close><!-- /results -->)", re.S)
-
-
-def _fmt(x: float, digits: int = 4) -> str:
-    return f"{x:.{digits}g}" if finite(x) else "n/a"
-
-
-def effect_text(claim) -> str:
-    """A claims.csv row's effect in words, from its numbers: the difference with its CI (or the mean's
-    CI against the claimed band, or both spreads), as the evidence states it, without the raw p."""
-    if claim.test == "spread" and finite(claim.std_baseline) and finite(claim.std_treatment):
-        return (f"std over seeds: {claim.baseline} {_fmt(claim.std_baseline, 2)} (n={claim.n_baseline}), "
-                f"{claim.treatment} {_fmt(claim.std_treatment, 2)} (n={claim.n_treatment}), ratio {_fmt(claim.effect, 3)}")
-    if not finite(claim.ci_low):
-        return claim.evidence  # a range claim's count, or too few seeds: no numbers to show but its words
-    level = f"{claim.ci_level * 100:.0f}% CI"
-    if claim.test == "value":
-        center, half = (claim.band_low + claim.band_high) / 2, (claim.band_high - claim.band_low) / 2
-        return f"{level} [{_fmt(claim.ci_low)}, {_fmt(claim.ci_high)}] vs claimed {center:g} ± {half:g}"
-    band = f" vs band [{claim.band_low:g}, {claim.band_high:g}]" if claim.test in ("gain", "equivalence") else ""
-    if claim.ci_low == claim.ci_high:  # no spread on either side: the difference is known exactly
-        taken = f" (p taken as {claim.p:g})" if not band else " (p taken as 0)"
-        return f"Δ = {_fmt(claim.effect)}, no spread in either variant{band}{taken}"
-    return f"Δ = {_fmt(claim.effect)} [{level} {_fmt(claim.ci_low)}, {_fmt(claim.ci_high)}]{band}"
 
 
 def table_block(experiment: ExperimentRuns, statistics: Statistics, figures: str) -> str:
@@ -86,13 +64,13 @@ def verdicts_block(experiment: ExperimentRuns, statistics: Statistics) -> str:
     lines = []
     for c in statistics.claims.itertuples():
         holm = f", Holm p = {c.holm_p:.2g}" if finite(c.holm_p) else ""
-        lines.append(f"- {c.claim}: **{c.verdict}** ({effect_text(c)}{holm})")
+        lines.append(f"- {c.claim}: **{c.verdict}** ({claim_effect(c._asdict())}{holm})")
     return "\n".join(lines)
 
 
 def claims_block(experiment: ExperimentRuns, statistics: Statistics) -> str:
     claims = statistics.claims
-    rows = [[str(c.number), c.claim, effect_text(c), f"{c.holm_p:.2g}" if finite(c.holm_p) else "–",
+    rows = [[str(c.number), c.claim, claim_effect(c._asdict()), f"{c.holm_p:.2g}" if finite(c.holm_p) else "–",
              f"**{c.verdict}**"] for c in claims.itertuples()]
     return markdown_table(["#", "claim", "evidence", "Holm p", "verdict"], rows)
 

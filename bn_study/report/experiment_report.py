@@ -17,6 +17,7 @@ from bn_study.report.html_page import to_html
 from bn_study.report.probe_report import probe_section
 from bn_study.report.setup_section import setup_section
 from bn_study.report.tables import grid_representatives, markdown_table, steps_section, sweep_section
+from bn_study.report.words import claim_evidence, test_text
 from bn_study.results import RunRecord, write_text
 from bn_study.config.experiment_spec import SPEC_FILE
 from bn_study.stats.files import STATISTICS_FILES, ExperimentRuns, Statistics, finite
@@ -80,7 +81,7 @@ def claims_section(claims: pd.DataFrame) -> str:
     for _, c in claims.iterrows():
         source = f"<br>*{c['source']}*" if c["source"] else ""
         holm_p = f"{c['holm_p']:.2g}" if finite(c["holm_p"]) else "–"
-        rows.append([str(c["number"]), c["claim"] + source, c["test_text"], c["evidence"], holm_p, f"**{c['verdict']}**"])
+        rows.append([str(c["number"]), c["claim"] + source, test_text(c), claim_evidence(c), holm_p, f"**{c['verdict']}**"])
     return "\n".join(["## Claims", "", markdown_table(["#", "claim", "test", "evidence", "Holm p", "verdict"], rows), "",
                       f"Verdict rules (α = {ALPHA}, n = runs per variant as shown):", "",
                       CLAIM_RULES, "", HOLM_RULES, "", SOURCES, ""])

@@ -1,6 +1,7 @@
 """Verdicts on claims, one claim at a time, by the rules stated in stats/rules.py (CLAIM_RULES, which
-the reports quote), over seeds at alpha = 0.05. Each verdict carries its numbers (the effect, its CI,
-n per side, the raw p) for claims.csv's columns, and its evidence in words for the reports.
+the reports quote), over seeds at rules.ALPHA. Each verdict carries numbers and facts only (the effect,
+its CI, n per side, the raw p, what kept a test from running, the runs that never reached a threshold):
+claims.csv's columns, which report/words.py puts into the evidence's words for every page.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from bn_study.stats.rules import ALPHA, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 @dataclass(frozen=True)
 class Verdict:
     claim: ClaimSpec
-    evidence: str  # the measured numbers, in words
     p_value: float  # raw; NaN for value and range claims (a CI or a count, no test) and untestable ones
     verdict: str
     on_claimed_side: bool | None = None  # the effect's side (interval: inside the band), for a re-judged p
@@ -37,6 +37,17 @@ class Verdict:
     std_baseline: float = np.nan
     mean_treatment: float = np.nan  # for value claims: the variant's
     std_treatment: float = np.nan
+    note: str = ""  # why there is no test or CI (NOTES), "" when there is one
+    never_reached_baseline: int = 0  # epochs_to_* / test_steps_to_*: runs counted as one past the end
+    never_reached_treatment: int = 0
+    seeds_for_power: float = np.nan  # an inconclusive difference: runs per variant for 80% power (holm.py)
+    trains_well_baseline: str = ""  # range claims: the swept values where every seed trains well
+    trains_well_treatment: str = ""
+    range_key: str = ""  # range claims: the swept key's last part
+
+
+# Why a claim has no test (Verdict.note); report/words.py says each in words.
+TOO_FEW, NO_SPREAD, UNDEFINED, NO_FIGURE = "too few seeds", "no spread", "undefined", "no figure"
 
 
 def variant_values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
@@ -50,25 +61,13 @@ def variant_values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarr
     return values.to_numpy()
 
 
-def _never_reached(summary: pd.DataFrame, claim: ClaimSpec) -> str:
-    """'; never reached ...' for epochs_to_* claims where some runs did not reach the threshold."""
+def never_reached(summary: pd.DataFrame, claim: ClaimSpec) -> dict:
+    """For epochs_to_* and test_steps_to_* claims, the runs per side that never reached the threshold."""
     if not claim.metric.startswith(("epochs_to", "test_steps_to")):
-        return ""
+        return {}
     done = summary[summary["status"] == "complete"]
-    counts = {v: int(done.loc[done["variant"] == v, claim.metric].isna().sum())
-              for v in (claim.baseline, claim.treatment)}
-    never = ", ".join(f"{v} {n}" for v, n in counts.items() if n)
-    unit = "epochs" if claim.metric.startswith("epochs_to") else "last step"
-    return f"; runs that never reached it (counted as {unit} + 1): {never}" if never else ""
-
-
-def _fmt(x: float, digits: int = 4) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
-
-
-def _describe(name: str, x: np.ndarray) -> str:
-    std = x.std(ddof=1) if len(x) > 1 else np.nan
-    return f"{name} {_fmt(x.mean()) if len(x) else 'n/a'} ± {_fmt(std, 2)} (n={len(x)})"
+    return {f"never_reached_{side}": int(done.loc[done["variant"] == v, claim.metric].isna().sum())
+            for side, v in (("baseline", claim.baseline), ("treatment", claim.treatment))}
 
 
 def no_spread(x: np.ndarray) -> bool:
@@ -120,35 +119,27 @@ def _side(effect: float, expect: str | None) -> bool:
     return effect > 0 if expect == "higher" else effect < 0
 
 
-def _no_spread_words(paired: bool) -> str:
-    return "the same difference at every seed" if paired else "no spread in either variant"
-
-
 def judge_difference(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     """Welch's t-test of treatment b against baseline a (paired by seed with claim.paired)."""
-    evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
     if len(a) < 2 or len(b) < 2:
-        return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
+        return Verdict(claim, np.nan, INCONCLUSIVE, note=TOO_FEW)
     effect = b.mean() - a.mean()
     if known_exactly(a, b, claim.paired):  # the difference is known exactly (module docstring)
         p, side = exact_p(effect), _side(effect, claim.expect)
-        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, {_no_spread_words(claim.paired)} (p taken as {p:g})",
-                       p, verdict_for_p(p, side), side, effect=effect, ci_low=effect, ci_high=effect, ci_level=0.95)
+        return Verdict(claim, p, verdict_for_p(p, side), side, effect=effect, ci_low=effect, ci_high=effect,
+                       ci_level=0.95, note=NO_SPREAD)
     test = mean_difference_test(b, a, claim.paired)
     low, high = test.confidence_interval(0.95)
-    name = "paired t" if claim.paired else "Welch"
-    evidence += f"; Δ = {_fmt(effect)} [95% CI {_fmt(low)}, {_fmt(high)}], {name} p = {test.pvalue:.2g}"
     side = _side(effect, claim.expect)
-    return Verdict(claim, evidence, float(test.pvalue), verdict_for_p(test.pvalue, side), side,
+    return Verdict(claim, float(test.pvalue), verdict_for_p(test.pvalue, side), side,
                    effect=effect, ci_low=low, ci_high=high, ci_level=0.95)
 
 
 def judge_value(claim: ClaimSpec, x: np.ndarray) -> Verdict:
     n, mean, _, low, high = mean_ci(x)
-    evidence = f"{_describe(claim.variant, x)}, 95% CI [{_fmt(low)}, {_fmt(high)}] vs claimed {claim.value:g} ± {claim.tolerance:g}"
     if n < 2:
-        return Verdict(claim, evidence + "; too few seeds for a CI", np.nan, INCONCLUSIVE, effect=mean)
-    return Verdict(claim, evidence, np.nan, _ci_against_band(low, high, claim), effect=mean, ci_low=low,
+        return Verdict(claim, np.nan, INCONCLUSIVE, effect=mean, note=TOO_FEW)
+    return Verdict(claim, np.nan, _ci_against_band(low, high, claim), effect=mean, ci_low=low,
                    ci_high=high, ci_level=0.95)
 
 
@@ -167,50 +158,41 @@ def judge_interval(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     paired by seed with claim.paired)"""
     center = claim.value or 0.0
     band_low, band_high = center - claim.tolerance, center + claim.tolerance
-    evidence = f"{_describe(claim.baseline, a)}; {_describe(claim.treatment, b)}"
     if len(a) < 2 or len(b) < 2:
-        return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
+        return Verdict(claim, np.nan, INCONCLUSIVE, note=TOO_FEW)
     effect = b.mean() - a.mean()
     inside = band_low <= effect <= band_high
-    band = f"band [{band_low:g}, {band_high:g}]"
     if known_exactly(a, b, claim.paired):  # the difference is known exactly (module docstring)
         # Whether the exactly known difference lies in the band is certain either way: p is taken as 0.
-        return Verdict(claim, evidence + f"; Δ = {_fmt(effect)}, {_no_spread_words(claim.paired)}, vs {band} (p taken as 0)",
-                       0.0, verdict_for_p(0.0, inside), inside, effect=effect, ci_low=effect, ci_high=effect,
-                       ci_level=1 - 2 * ALPHA)
+        return Verdict(claim, 0.0, verdict_for_p(0.0, inside), inside, effect=effect, ci_low=effect, ci_high=effect,
+                       ci_level=1 - 2 * ALPHA, note=NO_SPREAD)
 
     def test(shift: float = 0.0, **options):
         return mean_difference_test(b, a + shift, claim.paired, **options)
 
     low, high = test().confidence_interval(1 - 2 * ALPHA)
-    evidence += f"; Δ = {_fmt(effect)} [90% CI {_fmt(low)}, {_fmt(high)}{', paired by seed' if claim.paired else ''}] vs {band}"
     if inside:
         above_low = test(band_low, alternative="greater").pvalue
         below_high = test(band_high, alternative="less").pvalue
         p = float(max(above_low, below_high))
-        evidence += f", TOST p = {p:.2g}"
     else:  # the one-sided test that the difference lies beyond the edge it is observed beyond
         edge, alternative = (band_high, "greater") if effect > band_high else (band_low, "less")
         p = float(test(edge, alternative=alternative).pvalue)
-        evidence += f", p (outside the band) = {p:.2g}"
-    return Verdict(claim, evidence, p, verdict_for_p(p, inside), inside, effect=effect, ci_low=low, ci_high=high,
+    return Verdict(claim, p, verdict_for_p(p, inside), inside, effect=effect, ci_low=low, ci_high=high,
                    ci_level=1 - 2 * ALPHA)
 
 
 def judge_spread(claim: ClaimSpec, a: np.ndarray, b: np.ndarray) -> Verdict:
     sa, sb = (x.std(ddof=1) if len(x) > 1 else np.nan for x in (a, b))
-    evidence = f"std over seeds: {claim.baseline} {_fmt(sa, 2)} (n={len(a)}), {claim.treatment} {_fmt(sb, 2)} (n={len(b)})"
     if len(a) < 2 or len(b) < 2:
-        return Verdict(claim, evidence + "; too few seeds for a test", np.nan, INCONCLUSIVE)
+        return Verdict(claim, np.nan, INCONCLUSIVE, note=TOO_FEW)
     if no_spread(a) and no_spread(b):
-        return Verdict(claim, evidence + "; no spread in either variant", np.nan, INCONCLUSIVE)
+        return Verdict(claim, np.nan, INCONCLUSIVE, note=NO_SPREAD)
     if no_spread(np.abs(a - np.median(a))) and no_spread(np.abs(b - np.median(b))):
-        return Verdict(claim, evidence + "; Brown-Forsythe undefined (each run as far from its variant's median)",
-                       np.nan, INCONCLUSIVE)
+        return Verdict(claim, np.nan, INCONCLUSIVE, note=UNDEFINED)
     p = stats.levene(a, b, center="median").pvalue
-    evidence += f", ratio {_fmt(sb / sa if sa else np.inf, 3)}, Brown-Forsythe p = {p:.2g}"
     side = _side(sb - sa, claim.expect)
-    return Verdict(claim, evidence, float(p), verdict_for_p(p, side), side, effect=sb / sa if sa else np.inf)
+    return Verdict(claim, float(p), verdict_for_p(p, side), side, effect=sb / sa if sa else np.inf)
 
 
 def trains_well(summary: pd.DataFrame, points, line: str, metric: str, level: float) -> list:
@@ -223,27 +205,22 @@ def trains_well(summary: pd.DataFrame, points, line: str, metric: str, level: fl
     return good
 
 
-def _values_text(values: list) -> str:
-    if not values:
-        return "none"
-    text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
-    numeric = all(isinstance(v, int | float) and v > 0 for v in values)
-    decades = np.log10(max(values) / min(values)) if numeric and len(values) > 1 else None
-    return f"{text} ({decades:.3g} decade{'' if decades == 1 else 's'})" if decades else text
+def values_field(values: list) -> str:
+    """Swept values as one claims.csv field, e.g. '0.01 0.03 0.1' (a float as :g does it)."""
+    return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def judge_range(claim: ClaimSpec, summary: pd.DataFrame, points) -> Verdict:
     a, b = (trains_well(summary, points, line, claim.metric, claim.value) for line in (claim.baseline, claim.treatment))
     key = points[0].key.rsplit(".", 1)[-1] if points else "the swept key"
-    evidence = (f"{claim.metric} ≥ {claim.value:g} in every seed at {key} = {claim.baseline}: {_values_text(a)}; "
-                f"{claim.treatment}: {_values_text(b)}")
     if set(b) > set(a):
         verdict = SUPPORTED
     elif set(b) <= set(a):
         verdict = NOT_SUPPORTED
     else:
         verdict = INCONCLUSIVE
-    return Verdict(claim, evidence, np.nan, verdict)
+    return Verdict(claim, np.nan, verdict, trains_well_baseline=values_field(a), trains_well_treatment=values_field(b),
+                   range_key=key)
 
 
 def verdict_for_p(p: float, on_claimed_side: bool) -> str:
@@ -256,7 +233,7 @@ def verdict_for_p(p: float, on_claimed_side: bool) -> str:
 def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
     """The verdict on one claim from the summary table (one row per finished run); `points`: the grid."""
     if claim.metric not in summary.columns:
-        return Verdict(claim, f"no figure '{claim.metric}' in summary.csv", np.nan, INCONCLUSIVE)
+        return Verdict(claim, np.nan, INCONCLUSIVE, note=NO_FIGURE)
     if claim.test == "range":
         return judge_range(claim, summary, points)
     if claim.test == "value":
@@ -273,8 +250,7 @@ def judge(claim: ClaimSpec, summary: pd.DataFrame, points=()) -> Verdict:
     effect = verdict.effect
     if not np.isfinite(effect) and claim.test != "spread" and len(a) and len(b):
         effect = b.mean() - a.mean()
-    return dataclasses.replace(verdict, evidence=verdict.evidence + _never_reached(summary, claim),
-                               effect=effect, **_sides(a, b))
+    return dataclasses.replace(verdict, effect=effect, **never_reached(summary, claim), **_sides(a, b))
 
 
 def _sides(a: np.ndarray, b: np.ndarray) -> dict:

@@ -118,10 +118,10 @@ def read_aggregate(results_dir: Path) -> pd.DataFrame:
 def read_claims(results_dir: Path) -> pd.DataFrame:
     """claims.csv (baseline and treatment None where a claim has none)."""
     claims = _read_csv(_path(results_dir, CLAIMS_FILE), keep_default_na=False,
-                       na_values={c: [""] for c in NUMERIC_CLAIM_COLUMNS})
+                       na_values={c: [""] for c in NUMERIC_CLAIM_COLUMNS}, dtype={c: str for c in TEXT_CLAIM_COLUMNS})
     for column in NUMERIC_CLAIM_COLUMNS:
         if column in claims:
-            claims[column] = pd.to_numeric(claims[column], errors="coerce").astype(int if column.startswith("n_") else float)
+            claims[column] = pd.to_numeric(claims[column], errors="coerce").astype(int if column.startswith(("n_", "never_reached_")) else float)
     return claims.replace({"baseline": {"": None}, "treatment": {"": None}}) if not claims.empty else claims
 
 
@@ -136,10 +136,12 @@ def read_probe_movement(results_dir: Path) -> pd.DataFrame:
     return _read_csv(path) if path.is_file() else pd.DataFrame()
 
 
+# claims.csv's columns of swept values and notes: text, even when they hold one number ('0.1').
+TEXT_CLAIM_COLUMNS = ("note", "range_key", "trains_well_baseline", "trains_well_treatment")
 # claims.csv's numeric columns (stats/stage.py writes them).
-NUMERIC_CLAIM_COLUMNS = ("effect", "ci_low", "ci_high", "ci_level", "band_low", "band_high", "n_baseline",
+NUMERIC_CLAIM_COLUMNS = ("value", "effect", "ci_low", "ci_high", "ci_level", "band_low", "band_high", "n_baseline",
                          "mean_baseline", "std_baseline", "n_treatment", "mean_treatment", "std_treatment", "p",
-                         "holm_p")
+                         "holm_p", "never_reached_baseline", "never_reached_treatment", "seeds_for_power", "min_effect")
 
 
 @dataclass(frozen=True)

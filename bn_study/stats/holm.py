@@ -54,17 +54,15 @@ def seeds_for_power(a: np.ndarray, b: np.ndarray, effect: float, alpha: float = 
     return MAX_SEEDS + 1
 
 
-def _power_note(claim: ClaimSpec, summary: pd.DataFrame) -> str:
+def _seeds_for_power(claim: ClaimSpec, summary: pd.DataFrame) -> float:
+    """Runs per variant for 80% power to detect the claim's min_effect (else the observed difference);
+    NaN when there is no such number."""
     a, b = (claims.variant_values(summary, v, claim.metric) for v in (claim.baseline, claim.treatment))
     if len(a) < 2 or len(b) < 2:
-        return ""
+        return np.nan
     effect = claim.min_effect if claim.min_effect is not None else b.mean() - a.mean()
     n = seeds_for_power(a, b, effect)
-    if n is None:
-        return ""
-    what = f"a difference of {claim.min_effect:g}" if claim.min_effect is not None else "the observed difference"
-    count = f"more than {MAX_SEEDS}" if n > MAX_SEEDS else str(n)
-    return f"; seeds for 80% power to detect {what} at α = {ALPHA} (before Holm): {count} per variant"
+    return np.nan if n is None else float(n)
 
 
 def judge_all(specs: tuple[ClaimSpec, ...], summary: pd.DataFrame, points=()) -> list[Verdict]:
@@ -76,6 +74,6 @@ def judge_all(specs: tuple[ClaimSpec, ...], summary: pd.DataFrame, points=()) ->
         if np.isfinite(adjusted):
             v = dataclasses.replace(v, adjusted_p=adjusted, verdict=claims.verdict_for_p(adjusted, v.on_claimed_side))
         if v.claim.test == "difference" and v.verdict == INCONCLUSIVE:
-            v = dataclasses.replace(v, evidence=v.evidence + _power_note(v.claim, summary))
+            v = dataclasses.replace(v, seeds_for_power=_seeds_for_power(v.claim, summary))
         out.append(v)
     return out

@@ -2,8 +2,8 @@
 
 - summary.csv: one row per finished run (complete or diverged), every figure a claim may name,
 - aggregate.csv: per variant and figure, n, mean, std, the 95% Student-t CI, min, median and max,
-- claims.csv: every claim with its numbers (effect, CI, n per side, raw and Holm p), verdict and
-  evidence in words,
+- claims.csv: every claim with its numbers and facts (effect, CI, n per side, raw and Holm p, why a
+  test could not run, runs that never reached a threshold) and its verdict; report/words.py words them,
 - curves.csv: per variant, the band over seeds of each training curve,
 - probe_movement.csv: what the probe saw, when a run recorded it.
 
@@ -26,19 +26,6 @@ from bn_study.stats.probe import probe_movement_table
 from bn_study.stats.summary import summary_table
 
 
-def test_text(claim: ClaimSpec) -> str:
-    """The claim's test in a few words, as the report's table shows it."""
-    if claim.expect:
-        return f"{claim.test}: {claim.metric} ({claim.expect} for {claim.treatment})"
-    if claim.test == "range":
-        return f"{claim.test}: {claim.metric} ≥ {claim.value:g}, wider for {claim.treatment}"
-    if claim.test in ("gain", "equivalence"):
-        center = claim.value or 0.0
-        return (f"{claim.test}: {claim.metric} of {claim.treatment} − {claim.baseline} in "
-                f"[{center - claim.tolerance:g}, {center + claim.tolerance:g}]")
-    return f"{claim.test}: {claim.metric}"
-
-
 def _band(claim: ClaimSpec) -> tuple[float, float]:
     """The band a value, gain or equivalence claim is judged against; NaN for the others."""
     if claim.test == "value":
@@ -49,25 +36,33 @@ def _band(claim: ClaimSpec) -> tuple[float, float]:
     return float("nan"), float("nan")
 
 
-CLAIM_COLUMNS = ["number", "claim", "source", "test", "test_text", "metric", "expect", "baseline", "treatment",
-                 "variant", "effect", "ci_low", "ci_high", "ci_level", "band_low", "band_high", "n_baseline",
+CLAIM_COLUMNS = ["number", "claim", "source", "test", "paired", "metric", "expect", "baseline", "treatment",
+                 "variant", "value", "effect", "ci_low", "ci_high", "ci_level", "band_low", "band_high", "n_baseline",
                  "mean_baseline", "std_baseline", "n_treatment", "mean_treatment", "std_treatment", "p", "holm_p",
-                 "verdict", "evidence"]
+                 "verdict", "note", "never_reached_baseline", "never_reached_treatment", "seeds_for_power",
+                 "min_effect", "range_key", "trains_well_baseline", "trains_well_treatment"]
+
+
+def verdict_row(number: int, v) -> dict:
+    """claims.csv's row for a verdict: the claim as specified, its numbers and facts, no words."""
+    return {
+        "number": number, "claim": v.claim.claim, "source": v.claim.source, "test": v.claim.test,
+        "paired": v.claim.paired, "metric": v.claim.metric, "expect": v.claim.expect or "",
+        "baseline": v.claim.baseline, "treatment": v.claim.treatment, "variant": v.claim.variant,
+        "value": v.claim.value, "effect": v.effect, "ci_low": v.ci_low, "ci_high": v.ci_high, "ci_level": v.ci_level,
+        "band_low": _band(v.claim)[0], "band_high": _band(v.claim)[1],
+        "n_baseline": v.n_baseline, "mean_baseline": v.mean_baseline, "std_baseline": v.std_baseline,
+        "n_treatment": v.n_treatment, "mean_treatment": v.mean_treatment, "std_treatment": v.std_treatment,
+        "p": v.p_value, "holm_p": v.adjusted_p, "verdict": v.verdict, "note": v.note,
+        "never_reached_baseline": v.never_reached_baseline, "never_reached_treatment": v.never_reached_treatment,
+        "seeds_for_power": v.seeds_for_power, "min_effect": v.claim.min_effect, "range_key": v.range_key,
+        "trains_well_baseline": v.trains_well_baseline, "trains_well_treatment": v.trains_well_treatment}
 
 
 def claims_table(spec: ExperimentSpec, summary: pd.DataFrame) -> pd.DataFrame:
     """claims.csv's rows, in the experiment file's order."""
     verdicts = judge_all(spec.claims, summary, spec.grid_points) if not summary.empty else []
-    return pd.DataFrame([{
-        "number": i, "claim": v.claim.claim, "source": v.claim.source, "test": v.claim.test,
-        "test_text": test_text(v.claim), "metric": v.claim.metric, "expect": v.claim.expect or "",
-        "baseline": v.claim.baseline, "treatment": v.claim.treatment, "variant": v.claim.variant,
-        "effect": v.effect, "ci_low": v.ci_low, "ci_high": v.ci_high, "ci_level": v.ci_level,
-        "band_low": _band(v.claim)[0], "band_high": _band(v.claim)[1],
-        "n_baseline": v.n_baseline, "mean_baseline": v.mean_baseline, "std_baseline": v.std_baseline,
-        "n_treatment": v.n_treatment, "mean_treatment": v.mean_treatment, "std_treatment": v.std_treatment,
-        "p": v.p_value, "holm_p": v.adjusted_p,
-        "verdict": v.verdict, "evidence": v.evidence} for i, v in enumerate(verdicts, 1)], columns=CLAIM_COLUMNS)
+    return pd.DataFrame([verdict_row(i, v) for i, v in enumerate(verdicts, 1)], columns=CLAIM_COLUMNS)
 
 
 def write_statistics(experiment: ExperimentRuns) -> list[Path]:
