@@ -59,7 +59,7 @@ def probe_section(movement: pd.DataFrame) -> str:
             rows.append([v, m.layer, f"{m.drift:.3f}", f"{m.jitter:.4f}"])
         whole = group[group["kind"] == "variant"].iloc[0]
         rows.append([v, whole["layer"], f"median {whole['grad_ratio']:.3g}", ""])
-        means[v] = (whole["drift"], whole["jitter"], whole["grad_ratio"])
+        means[v] = whole
     lines = ["## Inside the network: distributions and gradient flow", "",
              "After epoch 1, per probed layer: how far unit 0's median pre-activation moved by the last step "
              "(drift) and how much it moved between consecutive records (jitter, the median), both in units "
@@ -67,8 +67,10 @@ def probe_section(movement: pd.DataFrame) -> str:
              "kernel's gradient norm.", "",
              markdown_table(["variant", "layer", "drift", "jitter"], rows), ""]
     if len(means) >= 2:
-        (a, (drift_a, jitter_a, grad_a)), (b, (drift_b, jitter_b, grad_b)) = list(means.items())[:2]
-        steadier = [w for w, x, y in (("drift", drift_b, drift_a), ("jitter", jitter_b, jitter_a)) if x < y]
+        (a, first), (b, second) = list(means.items())[:2]
+        drift_a, jitter_a, grad_a = first[["drift", "jitter", "grad_ratio"]]
+        drift_b, jitter_b, grad_b = second[["drift", "jitter", "grad_ratio"]]
+        steadier = [w for w in ("drift", "jitter") if bool(second[f"less_{w}"])]  # stats/probe.py compared them
         verdict = ("less on both measures, as the internal-covariate-shift account predicts" if len(steadier) == 2
                    else "more on both measures, the opposite of what the internal-covariate-shift account predicts"
                    if not steadier else f"less only in {steadier[0]}, so the two measures disagree")
@@ -86,7 +88,7 @@ def probe_section(movement: pd.DataFrame) -> str:
             f"seen, do not show that steadiness is what helps: Santurkar et al. (2018) found BN's benefit survives "
             f"deliberately injected shift. Gradient flow: the first kernel's gradient norm was a median "
             f"{grad_b:.3g}× the last kernel's with BN and {grad_a:.3g}× without, so with BN the loss reaches the "
-            f"first layer {'more' if grad_b > grad_a else 'less'} strongly relative to the last.")
+            f"first layer {'less' if bool(second['lower_grad_ratio']) else 'more'} strongly relative to the last.")
     return "\n".join(lines + ["", "![probe_percentiles.png](plots/probe_percentiles.png)", "",
                                "*Percentiles of unit 0's pre-activation over the probe batch, per probed layer.*", "",
                                "![gradient_norms.png](plots/gradient_norms.png)", "",

@@ -38,8 +38,9 @@ def _movement(table: pd.DataFrame, layer: str, from_step: int) -> tuple[float, f
 
 def probe_movement_table(runs: list[RunRecord], variants: list[str]) -> pd.DataFrame:
     """probe_movement.csv: a `layer` row per probed layer (drift, jitter) and a `variant` row per
-    variant (the means of drift and jitter over its layers, NaN when nothing moved after epoch 1, and
-    the median gradient-norm ratio of its first to its last kernel, named in `layer`)."""
+    variant (the means of drift and jitter over its layers, NaN when nothing moved after epoch 1, the
+    median gradient-norm ratio of its first to its last kernel, named in `layer`, and whether its drift,
+    jitter and gradient ratio are below the first variant's: less_drift, less_jitter, lower_grad_ratio)."""
     rows = []
     for v, t in probe_tables(runs, variants).items():
         seed = int(t["seed"].iloc[0])
@@ -56,4 +57,10 @@ def probe_movement_table(runs: list[RunRecord], variants: list[str]) -> pd.DataF
         rows.append({"kind": "variant", "variant": v, "seed": seed,
                      "layer": f"gradient norm {by_position[0]} / {by_position[-1]}",
                      "drift": drift, "jitter": jitter, "grad_ratio": float(ratio)})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        whole = table["kind"] == "variant"
+        first = table[whole].iloc[0]
+        for column, name in (("drift", "less_drift"), ("jitter", "less_jitter"), ("grad_ratio", "lower_grad_ratio")):
+            table.loc[whole, name] = table.loc[whole, column] < first[column]
+    return table
