@@ -71,3 +71,19 @@ def test_curves_are_the_band_over_seeds_at_each_epoch_and_step(tmp_path):
     assert set(steps["variant"]) == {"a"} and steps.set_index("x").loc[500, "mean"] == pytest.approx(0.7)
     lone = curves[(curves["variant"] == "b") & (curves["column"] == "loss")]
     assert list(lone["n"]) == [1, 1] and lone["std"].isna().all()  # one seed: no spread to show
+
+
+def test_every_summary_column_is_a_registered_figure():
+    """One registry of figures (config/figures.py): every column the statistics stage writes has its label,
+    unit and better direction there, and a claim may name exactly those."""
+    import pandas as pd
+
+    from bn_study.config.experiment_spec import figure_names
+    from bn_study.config.figures import BY_NAME, THRESHOLDED
+    from tests.conftest import ROOT
+
+    prefixes = tuple(entry.name.split("{}")[0] for entry in THRESHOLDED)
+    for experiment in ("article", "article_probe", "landscape", "when_bn_helps_rate"):
+        columns = set(pd.read_csv(ROOT / "results" / experiment / "summary.csv", nrows=1).columns) - {"variant", "seed", "status"}
+        assert all(c in BY_NAME or c.startswith(prefixes) for c in columns), sorted(c for c in columns if c not in BY_NAME)
+    assert set(figure_names((0.99,))) == set(BY_NAME) | {"epochs_to_val_0.99", "test_steps_to_0.99"}

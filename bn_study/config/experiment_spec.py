@@ -1,6 +1,6 @@
 """Experiment specs: which configs (variants) are compared, over which seeds, with which plots and
 claims. An experiment YAML is validated like a config, once, into the frozen dataclasses below; the
-figures a claim may name (the columns of summary.csv) are listed here because the spec checks them.
+figures a claim may name (the columns of summary.csv) come from the figure registry, config/figures.py.
 """
 from __future__ import annotations
 
@@ -10,28 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bn_study.config.figures import THRESHOLDED, names
 from bn_study.config.validate import from_raw, suggest
 from bn_study.config.yamlio import read_yaml
 from bn_study.errors import UserError
 
-FIGURES = ("epochs", "final_accuracy", "final_val_accuracy", "final_loss", "final_val_loss",
-           "best_val_accuracy", "best_val_epoch", "best_minus_final_val_accuracy", "min_val_loss",
-           "test_accuracy", "test_loss", "gap_accuracy", "val_accuracy_epoch1", "val_accuracy_std_late",
-           "train_seconds", "seconds_per_epoch", "diverged", "diverged_epoch")
-
-
-# From steps.csv (train.test_every_steps) and probe.csv (probe:), present only for runs that have them.
-STEP_FIGURES = ("test_accuracy_step_mean", "last_test_step")
-PROBE_FIGURES = ("probe_p50_range", "probe_spread_range")
-# From landscape.csv (landscape:): medians over the measured steps (stats/summary.py).
-LANDSCAPE_FIGURES = ("landscape_loss_variation", "landscape_grad_change", "landscape_beta")
-STEP_LOSS_FIGURES = ("loss_spikes",)  # from step_loss.csv (train.step_loss; stats/summary.py)
-
-
 def figure_names(thresholds: tuple[float, ...]) -> tuple[str, ...]:
-    """The columns of summary.csv besides variant and seed (what a claim's `metric` may name)."""
-    return (FIGURES + tuple(f"epochs_to_val_{t:g}" for t in thresholds) + STEP_FIGURES
-            + tuple(f"test_steps_to_{t:g}" for t in thresholds) + PROBE_FIGURES + LANDSCAPE_FIGURES + STEP_LOSS_FIGURES)
+    """The columns of summary.csv besides variant and seed (what a claim's `metric` may name): the figure
+    registry's (config/figures.py), the thresholded ones at each of the experiment's thresholds."""
+    history, steps = (tuple(entry.name.format(f"{t:g}") for t in thresholds) for entry in THRESHOLDED)
+    return names("history") + history + names("steps") + steps + names("probe", "landscape", "step_loss")
 
 
 PLOTS = ("article_figure", "compare_accuracy", "loss", "mean_curves", "test_accuracy", "epochs_to_threshold",

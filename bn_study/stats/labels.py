@@ -1,37 +1,14 @@
-"""The one table of summary.csv's figures and their labels: every report, table, plot and page
-names a figure by `label(figure)`."""
+"""Every report, table, plot and page names a figure by `label(figure)` (the registry's label,
+config/figures.py), and shows the figures these tables list, in their order."""
 from __future__ import annotations
 
-LABELS = {
-    "test_accuracy": "test accuracy",
-    "test_loss": "test loss",
-    "final_accuracy": "training accuracy, last epoch",
-    "final_loss": "training loss, last epoch",
-    "final_val_accuracy": "validation accuracy, last epoch",
-    "best_val_accuracy": "validation accuracy, best epoch",
-    "best_minus_final_val_accuracy": "best − last validation accuracy",
-    "gap_accuracy": "train − validation accuracy, last epoch",
-    "final_val_loss": "validation loss, last epoch",
-    "min_val_loss": "validation loss, lowest",
-    "val_accuracy_epoch1": "validation accuracy after epoch 1",
-    "accuracy_epoch1": "training accuracy of epoch 1 (mean over its batches)",
-    "val_accuracy_std_late": "std of validation accuracy over the 2nd half of epochs",
-    "seconds_per_epoch": "seconds per epoch (median)",
-    "test_accuracy_step_mean": "test accuracy, mean over the records every N steps",
-    "probe_p50_range": "probed input's median: max − min over training",
-    "probe_spread_range": "probed input's 15th–85th spread: max − min over training",
-    "loss_spikes": "loss spikes per run",
-}
-# The thresholded figures: summary.csv has one column per threshold of the experiment.
-PREFIXES = {"epochs_to_val_": "epochs to validation accuracy {}", "test_steps_to_": "steps to test accuracy {}"}
+from bn_study.config.figures import figure as registry_entry
 
 
 def label(figure: str) -> str:
-    """The name every view gives a summary figure ('epochs_to_val_0.99' -> 'epochs to validation accuracy 0.99')."""
-    for prefix, text in PREFIXES.items():
-        if figure.startswith(prefix):
-            return text.format(figure.removeprefix(prefix))
-    return LABELS.get(figure, figure.replace("_", " "))
+    """The name every view gives a summary figure ('epochs_to_val_0.99' -> 'epochs to validation accuracy 0.99'),
+    from the figure registry (config/figures.py)."""
+    return registry_entry(figure).label
 
 
 # Which figures each view shows, in its order.
