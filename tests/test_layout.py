@@ -62,3 +62,12 @@ def test_views_read_no_results_file_themselves():
         calls = {ast.unparse(node.func).rsplit(".", 2)[-1] if not ast.unparse(node.func).startswith(("json.", "yaml."))
                  else ast.unparse(node.func) for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)}
         assert not calls & set(READERS), f"{path.name} calls {sorted(calls & set(READERS))}"
+
+
+def test_one_registry_of_plots():
+    """Every plot an experiment may list is drawn and captioned by report/plots.py's REGISTRY, and no other."""
+    from bn_study.config.experiment_spec import PLOTS
+    from bn_study.report.plots import REGISTRY
+
+    assert [p.name for p in REGISTRY] == list(dict.fromkeys(p.name for p in REGISTRY))
+    assert {p.name for p in REGISTRY} == set(PLOTS)

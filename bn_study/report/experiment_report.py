@@ -34,17 +34,6 @@ SOURCES = ("Sources quoted: **AIM**, \"Hands-On Guide To Implement Batch Normali
            "Training: Unveiling the Power of Batch Normalization in Neural Networks\", Saurabh Naik, blog post; "
            "**'Batch Normalization' blog**, \"Batch Normalization\", blog post (2020); the paper: Ioffe & Szegedy "
            "(2015), \"Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift\".")
-PLOT_CAPTIONS = {
-    "mean_curves.png": "Mean ± 1 std over seeds of the four curves.",
-    "test_accuracy.png": "Test accuracy of every seed, with the mean and its 95% CI.",
-    "epochs_to_threshold.png": "Epochs until validation accuracy first reached each threshold.",
-    "compare_accuracy.png": "One seed, variants overlaid: validation (solid) and training (dashed) accuracy.",
-    "loss.png": "One seed, variants overlaid: validation (solid) and training (dashed) loss.",
-    "test_accuracy_by_step.png": "Test accuracy every `train.test_every_steps` steps: mean ± 1 std over seeds.",
-    "sweep_test_accuracy.png": "Test accuracy against the swept value: mean over complete seeds (line), each seed (dots).",
-    "sweep_final_accuracy.png": "Training accuracy of the last epoch against the swept value.",
-}
-
 
 def _cell(aggregate: pd.DataFrame, variant: str, figure: str, digits: int = 4) -> str:
     """mean ± std [95% CI] (n) from aggregate.csv."""
@@ -145,17 +134,16 @@ def plots_section(results_dir: Path, variants: list[str]) -> str:
     lines = ["## Plots", ""]
     plots = results_dir / "plots"
     from bn_study.report.effect_map import EFFECT_MAP_PAGE
-    from bn_study.report.plots import CURVES_PAGE
+    from bn_study.report.plots import CAPTIONS, CURVES_PAGE
 
     pages = [f"[the curves]({PLOTS_DIR}/{CURVES_PAGE})"] if (plots / CURVES_PAGE).is_file() else []
     pages += [f"[the effect map]({PLOTS_DIR}/{EFFECT_MAP_PAGE})"] if (plots / EFFECT_MAP_PAGE).is_file() else []
     if pages:
         lines += [f"To explore (hover an epoch for every run's value, hide a variant, zoom, log scale; offline): "
                   f"{' and '.join(pages)}.", ""]
-    names = [f"article_figure_{v}.png" for v in variants] + list(PLOT_CAPTIONS)
-    for name in names:
+    names = [(f.format(variant=v), caption) for f, caption in CAPTIONS.items() for v in (variants if "{variant}" in f else [""])]
+    for name, caption in names:
         if (plots / name).is_file():
-            caption = PLOT_CAPTIONS.get(name, "The article's figure, redrawn from its first seed's history.csv.")
             lines += [f"![{name}](plots/{name})", "", f"*{caption}*", ""]
     return "\n".join(lines)
 

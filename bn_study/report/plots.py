@@ -6,7 +6,9 @@ are shown 1-based (Keras' CSV column is 0-based).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -226,52 +228,97 @@ def test_accuracy_by_step(curves: pd.DataFrame, variants: list[str], out: Path) 
     return save_figure(fig, out / "test_accuracy_by_step.png")
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """What a plot is drawn from: the experiment, its statistics, its complete runs and the variants they cover."""
+
+    experiment: ExperimentRuns
+    statistics: Statistics
+    runs: list[RunRecord]
+    present: list[str]
+    out: Path
+
+    @property
+    def first_seed_runs(self) -> list[RunRecord]:
+        first = min(r.seed for r in self.runs)
+        return [r for r in self.runs if r.seed == first]
+
+
+def _effect_map(d: Drawing) -> list[Path]:
+    from bn_study.report.effect_map import EFFECT_MAP_PAGE, effect_cells, effect_map
+    from bn_study.report.interactive import effect_map_page
+
+    points = d.experiment.spec.grid_points
+    cells = effect_cells(d.statistics.claims, points)
+    if cells.empty:
+        return []
+    return [effect_map(d.statistics.claims, points, d.out),
+            effect_map_page(cells, points[0].key, d.out / EFFECT_MAP_PAGE, CURVES_PAGE)]
+
+
+def _landscape(d: Drawing) -> list[Path]:
+    from bn_study.report.landscape_plot import landscape_bands
+
+    return [p for p in [landscape_bands(d.statistics.curves, d.present, d.out)] if p]
+
+
+def _probe(d: Drawing) -> list[Path]:
+    from bn_study.report.probe_report import probe_plots
+
+    return probe_plots(d.runs, d.present, d.out)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot an experiment may list (experiment.yaml's `plots`): the files it writes, the report's caption
+    for each, and how it is drawn."""
+
+    name: str
+    captions: dict[str, str]  # file name ('{variant}' for one per variant) -> caption
+    draw: Callable[[Drawing], list[Path]]
+    grid_only: bool = False  # drawn only for grid experiments
+
+
+REGISTRY = (  # in the order the report shows them
+    Plot("article_figure", {"article_figure_{variant}.png": "The article's figure, redrawn from its first seed's history.csv."},
+         lambda d: [article_figure(r, d.out) for r in d.first_seed_runs]),
+    Plot("mean_curves", {"mean_curves.png": "Mean ± 1 std over seeds of the four curves."},
+         lambda d: [mean_curves(d.statistics.curves, d.present, d.out)]),
+    Plot("test_accuracy", {"test_accuracy.png": "Test accuracy of every seed, with the mean and its 95% CI."},
+         lambda d: [test_accuracy(d.statistics.complete, d.statistics.aggregate, d.present, d.out)]),
+    Plot("epochs_to_threshold", {"epochs_to_threshold.png": "Epochs until validation accuracy first reached each threshold."},
+         lambda d: [epochs_to_threshold(d.statistics.complete, d.statistics.aggregate, d.present,
+                                        d.experiment.spec.thresholds, d.out)]),
+    Plot("compare_accuracy", {"compare_accuracy.png": "One seed, variants overlaid: validation (solid) and training (dashed) accuracy."},
+         lambda d: [overlay(d.runs, d.present, "accuracy", d.out, "compare_accuracy.png", "Accuracy")]),
+    Plot("loss", {"loss.png": "One seed, variants overlaid: validation (solid) and training (dashed) loss."},
+         lambda d: [overlay(d.runs, d.present, "loss", d.out, "loss.png", "Loss")]),
+    Plot("steps", {"test_accuracy_by_step.png": "Test accuracy every `train.test_every_steps` steps: mean ± 1 std over seeds."},
+         lambda d: [p for p in [test_accuracy_by_step(d.statistics.curves, d.present, d.out)] if p]),
+    Plot("sweep", {"sweep_test_accuracy.png": "Test accuracy against the swept value: mean over complete seeds (line), each seed (dots).",
+                   "sweep_final_accuracy.png": "Training accuracy of the last epoch against the swept value."},
+         lambda d: [sweep(d.statistics.summary, d.statistics.aggregate, d.experiment.spec.grid_points, figure, d.out)
+                    for figure in ("test_accuracy", "final_accuracy")], grid_only=True),
+    Plot("effect_map", {}, _effect_map, grid_only=True),  # the report shows it beside its claims, not under Plots
+    Plot("landscape", {}, _landscape),
+    Plot("probe", {}, _probe),  # the report's probe section shows them
+)
+CAPTIONS = {file: caption for plot in REGISTRY for file, caption in plot.captions.items()}
+
+
 def draw_plots(experiment: ExperimentRuns, statistics: Statistics) -> list[Path]:
-    """Every plot the experiment lists, from its runs and its statistics files."""
-    spec, runs = experiment.spec, experiment.complete  # curves: complete runs only; tables also count diverged
+    """Every plot the experiment lists (REGISTRY, in its order), from its runs and statistics files, and the
+    experiment's interactive curves page."""
+    runs = experiment.complete  # curves: complete runs only; tables also count diverged
     if not runs:
         raise UserError(f"{experiment.directory}: no complete runs to plot")
     out = experiment.directory / PLOTS_DIR
     out.mkdir(exist_ok=True)
-    summary, aggregate, curves = statistics.summary, statistics.aggregate, statistics.curves
     present = [v for v in experiment.variants if any(r.variant == v for r in runs)]
-    paths = []
-    if "article_figure" in spec.plots:
-        first = min(r.seed for r in runs)
-        paths += [article_figure(r, out) for r in runs if r.seed == first]
-    if "compare_accuracy" in spec.plots:
-        paths.append(overlay(runs, present, "accuracy", out, "compare_accuracy.png", "Accuracy"))
-    if "loss" in spec.plots:
-        paths.append(overlay(runs, present, "loss", out, "loss.png", "Loss"))
-    if "mean_curves" in spec.plots:
-        paths.append(mean_curves(curves, present, out))
+    drawing, spec = Drawing(experiment, statistics, runs, present, out), experiment.spec
+    paths = [p for plot in REGISTRY if plot.name in spec.plots and (spec.grid_points or not plot.grid_only)
+             for p in plot.draw(drawing)]
     from bn_study.report.interactive import experiment_page
 
-    paths.append(experiment_page(runs, curves, present, out / CURVES_PAGE, f"{spec.name}: the curves, to explore",
-                                 f"<p>{spec.question}</p>" if spec.question else ""))
-    done = statistics.complete
-    if "test_accuracy" in spec.plots:
-        paths.append(test_accuracy(done, aggregate, present, out))
-    if "epochs_to_threshold" in spec.plots:
-        paths.append(epochs_to_threshold(done, aggregate, present, spec.thresholds, out))
-    if "sweep" in spec.plots and spec.grid_points:
-        paths += [sweep(summary, aggregate, spec.grid_points, figure, out) for figure in ("test_accuracy", "final_accuracy")]
-    if "effect_map" in spec.plots and spec.grid_points:
-        from bn_study.report.effect_map import EFFECT_MAP_PAGE, effect_cells, effect_map
-        from bn_study.report.interactive import effect_map_page
-
-        paths += [p for p in [effect_map(statistics.claims, spec.grid_points, out)] if p]
-        cells = effect_cells(statistics.claims, spec.grid_points)
-        if not cells.empty:
-            paths.append(effect_map_page(cells, spec.grid_points[0].key, out / EFFECT_MAP_PAGE, CURVES_PAGE))
-    if "landscape" in spec.plots:
-        from bn_study.report.landscape_plot import landscape_bands
-
-        paths += [p for p in [landscape_bands(curves, present, out)] if p]
-    if "steps" in spec.plots:
-        paths += [p for p in [test_accuracy_by_step(curves, present, out)] if p]
-    if "probe" in spec.plots:
-        from bn_study.report.probe_report import probe_plots
-
-        paths += probe_plots(runs, present, out)
-    return paths
+    return paths + [experiment_page(runs, statistics.curves, present, out / CURVES_PAGE,
+                                    f"{spec.name}: the curves, to explore", f"<p>{spec.question}</p>" if spec.question else "")]
