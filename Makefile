@@ -45,9 +45,10 @@ quick: data-mnist
 # The experiments beyond the article's (README and docs/experiments.md; each report gives its time);
 # each skips its complete runs, so an interrupted `make studies` continues.
 STUDIES := placement learning_rate ioffe2015_fig1_rate ioffe2015_fig1 regularization article_fashion precise_bn covariate_shift batch_size \
-	when_bn_helps_mlp landscape when_bn_helps_cnn when_bn_helps_rate when_bn_helps_fashion
+	when_bn_helps_mlp landscape when_bn_helps_cnn when_bn_helps_rate when_bn_helps_fashion precision
 studies: data
 	for name in $(STUDIES); do $(PY) -m bn_study experiment experiments/$$name.yaml --jobs $(JOBS) || exit 1; done
+	$(PY) -m bn_study experiment $(EXPERIMENT) --set train.precision=mixed_bfloat16 --jobs $(JOBS) --out results/article_bf16
 
 # pytest-xdist processes: whole files go to one (their module fixtures, e.g. one local Ray, stay
 # shared). Two workers on this project's 2 cores: the tiers' times are in docs/internals.md, Tests.
@@ -74,7 +75,7 @@ verify: install
 	$(PY) -m bn_study verify results
 
 plots: install
-	for dir in $(RESULTS) $(addprefix results/,article_probe $(STUDIES)); do [ -d $$dir ] || continue; \
+	for dir in $(RESULTS) $(addprefix results/,article_probe article_bf16 $(STUDIES)); do [ -d $$dir ] || continue; \
 		$(PY) -m bn_study stats $$dir && $(PY) -m bn_study plot $$dir && $(PY) -m bn_study report $$dir || exit 1; done
 	$(PY) -m bn_study verify results
 	$(PY) -m bn_study article-figure $(RESULTS) --out results/article_figure.png

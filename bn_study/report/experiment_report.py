@@ -17,7 +17,7 @@ from bn_study.report.html_page import to_html
 from bn_study.report.probe_report import probe_section
 from bn_study.report.setup_section import setup_section
 from bn_study.report.tables import grid_representatives, markdown_table, steps_section, sweep_section
-from bn_study.report.words import claim_evidence, test_text
+from bn_study.report.words import changed_marker, changed_note, claim_evidence, test_text
 from bn_study.results import RunRecord, write_text
 from bn_study.config.experiment_spec import SPEC_FILE
 from bn_study.stats.files import STATISTICS_FILES, ExperimentRuns, Statistics, finite
@@ -148,17 +148,6 @@ def plots_section(results_dir: Path, variants: list[str]) -> str:
     return "\n".join(lines)
 
 
-def shrunk_note(shrunk: dict | None) -> str:
-    """A warning for an experiment run with --set or --seeds (its shrunk.json); '' otherwise."""
-    if not shrunk:
-        return ""
-    changes = [f"`--set {s}`" for s in shrunk.get("set", [])]
-    if shrunk.get("seeds") is not None:
-        changes.append(f"seeds {', '.join(map(str, shrunk['seeds']))} only")
-    return (f"> **Shrunk smoke run, not the experiment's result.** Trained with {', '.join(changes)} in place of "
-            f"the experiment file's settings: a check that the pipeline runs, whose numbers say nothing about BN.")
-
-
 def files_line(experiment: ExperimentRuns) -> str:
     """Links back: the index of all results (when this folder is one of its rows), the experiment as
     run, the statistics files, and each described model's config and history (its first seed)."""
@@ -182,9 +171,9 @@ def render_markdown(experiment: ExperimentRuns, statistics: Statistics) -> str:
     missing = [f"{v}/seed-{s}" for v in variants for s in spec.seeds
                if not any(r.variant == v and r.seed == s for r in runs + diverged)]
     listed = [v.name for v in spec.variants]  # a grid's variants are reported against the swept value
-    shrunk = shrunk_note(experiment.shrunk)
-    head = [f"# Report: {spec.name}" + (" (shrunk smoke run)" if shrunk else ""), "",
-            *([shrunk, ""] if shrunk else []),
+    note = changed_note(experiment.shrunk)
+    head = [f"# Report: {spec.name}" + changed_marker(experiment.shrunk), "",
+            *([note, ""] if note else []),
             *([f"**Question.** {spec.question}", ""] if spec.question else []),
             f"Written by `bn-study report {results_dir}` on "
             f"{datetime.now(timezone.utc):%Y-%m-%d} from the files in this directory.", "",

@@ -21,6 +21,7 @@ from bn_study.config.experiment_spec import SPEC_FILE
 from bn_study.report.html_page import to_html
 from bn_study.report.experiment_report import INDEX_HTML, REPORT_HTML
 from bn_study.report.tables import markdown_table
+from bn_study.report.words import changed_marker
 from bn_study.results import write_text
 from bn_study.stats.files import open_results
 from bn_study.stats.rules import VERDICTS
@@ -68,8 +69,7 @@ def experiment_row(results_dir: Path) -> list[str]:
     figure = (f'<a href="{results_dir.name}/{thumb.relative_to(results_dir)}" title="open the figure at full size">'
               f'<img src="{thumbnail_uri(thumb)}" alt="{results_dir.name}" width="320"></a>') if thumb else ""
     name = f"[{spec.name}]({link})" if report.is_file() else f"{spec.name} (no report yet)"
-    if experiment.shrunk is not None:
-        name += " (shrunk smoke run)"
+    name += changed_marker(experiment.shrunk)
     return [name, spec.question,
             f"{complete} of {len(variants) * len(spec.seeds)}", headline, verdicts, figure]
 

@@ -182,3 +182,32 @@ def claim_effect(c) -> str:
         taken = f" (p taken as {c['p']:g})" if not band else " (p taken as 0)"
         return f"Δ = {number(c['effect'])}, {_no_spread_words(c)}{band}{taken}"
     return f"Δ = {number(c['effect'])} [{level} {number(c['ci_low'])}, {number(c['ci_high'])}]{band}"
+
+
+# --set keys that make an experiment smaller than its file: its numbers are a smoke test's, not a result.
+SHRINKING_KEYS = ("train.epochs", "data.train_limit", "data.test_limit")
+
+
+def is_smoke_run(shrunk: dict | None) -> bool:
+    """Whether --seeds or a shrinking --set made the experiment smaller than its file says."""
+    return bool(shrunk) and (shrunk.get("seeds") is not None
+                             or any(s.split("=", 1)[0] in SHRINKING_KEYS for s in shrunk.get("set", [])))
+
+
+def changed_marker(shrunk: dict | None) -> str:
+    """' (shrunk smoke run)', ' (changed by --set)' or '': how a title marks an experiment run unlike its file."""
+    return " (shrunk smoke run)" if is_smoke_run(shrunk) else " (changed by --set)" if shrunk else ""
+
+
+def changed_note(shrunk: dict | None) -> str:
+    """The warning atop a report of an experiment run with --set or --seeds (its shrunk.json); '' otherwise."""
+    if not shrunk:
+        return ""
+    changes = [f"`--set {s}`" for s in shrunk.get("set", [])]
+    if shrunk.get("seeds") is not None:
+        changes.append(f"seeds {', '.join(map(str, shrunk['seeds']))} only")
+    if is_smoke_run(shrunk):
+        return (f"> **Shrunk smoke run, not the experiment's result.** Trained with {', '.join(changes)} in place of "
+                f"the experiment file's settings: a check that the pipeline runs, whose numbers say nothing about BN.")
+    return (f"> **Changed from the experiment file:** trained with {', '.join(changes)}, every other setting, the "
+            f"seeds and the claims as the file says; its numbers are those of that change.")
