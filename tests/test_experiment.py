@@ -10,6 +10,7 @@ import yaml
 
 from bn_study.cli import main
 from bn_study.run.experiment import load_experiment, run_experiment
+from bn_study.stats.files import read_experiment
 from tests.conftest import ON_FIXTURE, ROOT, stats_plots_report
 
 SHRINK = ON_FIXTURE + ["train.epochs=2"]
@@ -262,6 +263,16 @@ seeds: [1]
     assert counts == {"complete": 1, "reused": 1}
     record = json.loads((out / "bn/seed-1/run.json").read_text())
     assert record["reused_from"]["path"] == str(results_dir / "bn/seed-1") and record["reused_from"]["commit"]
+    assert record["variant"] == "bn"
+    # the same run under another variant name (as results/article_bf16 copies results/precision's bn_bf16)
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(spec.read_text().replace("name: momentum", "name: renamed").replace("{name: bn,", "{name: plain_bn,"))
+    out2 = tmp_path / "out2"
+    assert run_experiment(load_experiment(renamed, SHRINK), out2, verbose=0, log=lambda m: None,
+                          reuse_from=tmp_path) == {"reused": 2}  # both from `out` above
+    copied = json.loads((out2 / "plain_bn/seed-1/run.json").read_text())
+    assert copied["variant"] == "plain_bn" and copied["reused_from"]["variant"] == "bn"
+    assert {r.variant for r in read_experiment(out2).complete} == {"plain_bn", "bn_momentum09"}
     assert (out / "bn/seed-1/history.csv").read_bytes() == (results_dir / "bn/seed-1/history.csv").read_bytes()
     stats_plots_report(out)
     assert "- Reused: 1 of these runs were not trained here" in (out / "REPORT.md").read_text()

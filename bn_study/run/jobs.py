@@ -153,7 +153,7 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
             skipped += 1
             continue
         if run.action == REUSE:
-            reuse_run(run.source, run.run_dir)
+            reuse_run(run.source, run.run_dir, run.variant)
             log(f"{where}: reused {run.source} (same config and seed; --no-reuse trains it instead)")
             reused += 1
             continue

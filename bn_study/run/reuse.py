@@ -39,14 +39,17 @@ def sound(folders: list[Path]) -> Path | None:
     return None
 
 
-def reuse_run(source: Path, target: Path) -> dict:
-    """Copy a complete run into `target` (run.json last, naming its source); the new run.json."""
+def reuse_run(source: Path, target: Path, variant: str) -> dict:
+    """Copy a complete run into `target` as a run of `variant` (run.json last, naming its source and the
+    variant it had there); the new run.json."""
     files = {name: data for name, data in results.pack_run(source).items()
              if name.split("/")[0] not in LEFT_BEHIND}
     record = json.loads(files[results.RUN_FILE])
-    record[REUSED_KEY] = {"path": str(source), "commit": record.get("commit"), "host": record.get("host"),
+    record[REUSED_KEY] = {"path": str(source), "variant": record.get("variant"), "commit": record.get("commit"),
+                          "host": record.get("host"),
                           "device": record.get("device"), "cpu": (record.get("cpu") or {}).get("model"),
                           "reused_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record["variant"] = variant  # the same run, named as this experiment names it
     files[results.RUN_FILE] = (json.dumps(record, indent=2) + "\n").encode()
     results.unpack_run(files, target)
     return record
