@@ -8,6 +8,7 @@ User mistakes (UserError) print one line, `bn_study: error: ...`, and exit 2 wit
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -251,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser(_program()).parse_args(argv)
         # The command as typed, for the files that record it (commands.csv, the profile's README).
-        args.command_line = " ".join([_program(), *(sys.argv[1:] if argv is None else argv)])
+        # Quoted where a shell needs it (an arm's ';'), so that a README's command runs as written.
+        args.command_line = " ".join([_program(), shlex.join(sys.argv[1:] if argv is None else argv)])
     except SystemExit as e:  # a bad option (one line already printed), or --help
         return e.code
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner

@@ -36,7 +36,8 @@ function act(gd){var full=gd._fullData,i=-1;
  if(heat){var r=0,c=0;outer:for(r=0;r<t.z.length;r++){for(c=0;c<t.z[r].length;c++){if(t.z[r][c]!==null)break outer;}}
   k=[r,c];expected=t.customdata[r][c][6];}
  else{k=Math.floor(t.y.length/2);expected=Number(t.y[k]).toFixed(4);}
- Plotly.Fx.hover(gd,[{curveNumber:i,pointNumber:k}]);
+ if(heat){Plotly.Fx.hover(gd,{xval:k[1],yval:k[0]},(t.xaxis||'x')+(t.yaxis||'y'));}
+ else{Plotly.Fx.hover(gd,[{curveNumber:i,pointNumber:k}]);}
  var layer=gd.querySelector('.hoverlayer'),tip=layer?layer.textContent:'';Plotly.Fx.unhover(gd);
  var record={trace:t.name||t.type,point:k,expected:String(expected),tooltip:tip};acted.push(record);
  if(tip.indexOf(String(expected))<0)found.push('hover: the tooltip ('+tip.slice(0,80)+') lacks '+expected);

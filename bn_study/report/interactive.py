@@ -46,7 +46,12 @@ def script_for(page: Path) -> Path:
     return script
 
 
-def write_page(fig: go.Figure, path: Path, title: str, intro_html: str = "", post_script: str = "") -> Path:
+CURVES_HELP = ("Hover an epoch for every curve's value; click a legend entry to hide or show it (double-click: only "
+               "it); drag to zoom, double-click to zoom out; the buttons switch the y axes between linear and log.")
+
+
+def write_page(fig: go.Figure, path: Path, title: str, intro_html: str = "", post_script: str = "",
+               help_text: str = CURVES_HELP) -> Path:
     """`path`: a whole HTML page with the figure, its script referred to relatively."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,9 +62,7 @@ def write_page(fig: go.Figure, path: Path, title: str, intro_html: str = "", pos
         "<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{title}</title>",
         "<style>body{font-family:sans-serif;margin:1.5em;max-width:1400px}</style></head><body>",
         f"<h1>{title}</h1>", intro_html, body,
-        "<p><small>Hover an epoch for every curve's value; click a legend entry to hide or show it (double-click: "
-        "only it); drag to zoom, double-click to zoom out; the buttons switch the y axes between linear and log."
-        "</small></p>", "</body></html>", ""]))
+        f"<p><small>{help_text}</small></p>", "</body></html>", ""]))
     return path
 
 
@@ -169,7 +172,7 @@ def effect_map_page(cells: pd.DataFrame, key: str, path: Path, curves_page: str)
             for column in columns:
                 cell = mine.loc[(row, column)] if (row, column) in mine.index else None
                 z[-1].append(None if cell is None else cell["difference"])
-                text[-1].append("" if cell is None else cell["mark"])
+                text[-1].append("" if cell is None else f"{cell['difference_text']} {cell['mark']}")
                 data[-1].append(["", "", "", "", "", "", ""] if cell is None else
                                 [cell["n"], cell["means"], cell["ci"], cell["verdict"], cell["holm_p"],
                                  f"{curves_page}#{cell['baseline']},{cell['treatment']}", cell["difference_text"]])
@@ -177,7 +180,7 @@ def effect_map_page(cells: pd.DataFrame, key: str, path: Path, curves_page: str)
         lower_better = bool(cells.loc[cells["metric"] == metric, "lower_better"].all())
         fig.add_trace(go.Heatmap(
             z=z, x=columns, y=[str(r) for r in rows], text=text, texttemplate="%{text}", customdata=data,
-            colorscale="RdBu_r" if lower_better else "RdBu", zmin=-limit, zmax=limit, showscale=k == len(metrics) - 1,
+            colorscale="RdBu_r" if lower_better else "RdBu", zmin=-limit, zmax=limit, showscale=False,
             hovertemplate=(f"{key} = %{{y}}, %{{x}}<br>difference %{{customdata[6]}}<br>n per side %{{customdata[0]}}"
                            "<br>means %{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]} "
                            "(Holm p %{customdata[4]})<br>click: the cell's curves<extra></extra>")), row=1, col=k + 1)
@@ -187,4 +190,5 @@ def effect_map_page(cells: pd.DataFrame, key: str, path: Path, curves_page: str)
              "var link=e.points[0].customdata[5];if(link){window.location.href=link;}});")
     intro = ("<p>Each cell: treatment minus baseline at one value of the swept key, marked ✓ supported, ✗ not "
              "supported, · inconclusive (Holm-adjusted). Blue: the treatment is better.</p>")
-    return write_page(fig, path, "Where BN helps: the effect map", intro, click)
+    return write_page(fig, path, "Where BN helps: the effect map", intro, click,
+                      "Hover a cell for its numbers and verdict; click it to open that cell's curves; drag to zoom.")
