@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bn_study.data.datasets import TRAINING_IMAGES
 from bn_study.run.estimate import Estimate, estimate_run, lanes_wall_seconds, recorded_rates
-from bn_study.run.jobs import REUSE, SKIP, Engine, Job, PlannedRun, longest_first, plan_runs
+from bn_study.run.jobs import REUSE, SKIP, Engine, PlannedRun, longest_first, plan_runs
 from bn_study.train.machine import cpu_kind
 from bn_study.train.threads import available_cores
 
@@ -22,16 +22,12 @@ def _minutes(seconds: float | None) -> str:
     return "?" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-def _job(run: PlannedRun) -> Job:
-    return Job(run.index, run.total, run.variant, run.seed, run.config, run.run_dir)
-
-
 def estimate_plan(planned: list[PlannedRun], engine: Engine, results_root: Path) -> dict[int, Estimate]:
     """Each run to train's estimate (its epochs still to go) on this kind of CPU, as `engine` will run
     it, by the run's index."""
     rates = recorded_rates(results_root)
     kind, threads = cpu_kind(), engine.threads_per_run() or available_cores()  # None: TensorFlow's, all cores
-    return {run.index: estimate_run(run.config, _job(run).epochs_done(), rates, kind, threads, engine.parallel,
+    return {run.index: estimate_run(run.config, run.epochs_done(), rates, kind, threads, engine.parallel,
                                     _images(run))
             for run in planned if run.trains}
 
@@ -41,7 +37,7 @@ def wall_estimate(planned: list[PlannedRun], estimates: dict[int, Estimate], eng
     run has no estimate)."""
     if any(e.seconds is None for e in estimates.values()):
         return None
-    jobs = longest_first([_job(r) for r in planned if r.index in estimates])
+    jobs = longest_first([r for r in planned if r.index in estimates])
     lanes = (engine.jobs or 1) if engine.name == "local" else (engine.jobs or available_cores())
     return lanes_wall_seconds([estimates[j.index].seconds for j in jobs], lanes)
 

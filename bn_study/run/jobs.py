@@ -83,15 +83,10 @@ def make_engine(name: str = "local", jobs: int | None = None, threads: int | Non
 
 
 @dataclass(frozen=True)
-class PlannedRun:
-    """What an experiment will do with one variant x seed, decided by reading its folder only."""
+class PlannedRun(Job):
+    """What an experiment will do with one variant x seed (a Job, when it trains), decided by reading its
+    folder only."""
 
-    index: int  # 1-based position in the experiment's list of variant x seed
-    total: int
-    variant: str
-    seed: int
-    config: RunConfig
-    run_dir: Path
     action: str  # TRAIN, RESUME, SKIP (final with this config), REUSE (copied from `source`)
     status: str = ""  # the status of the run found there (the final one when skipped)
     damaged: str = ""  # a damaged run's problems: it is set aside first, then trained again or reused
@@ -157,7 +152,7 @@ def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
             log(f"{where}: reused {run.source} (same config and seed; --no-reuse trains it instead)")
             reused += 1
             continue
-        jobs.append(Job(run.index, run.total, run.variant, run.seed, run.config, run.run_dir))
+        jobs.append(run)
     return jobs, skipped, reused
 
 
