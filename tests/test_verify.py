@@ -106,3 +106,11 @@ def test_every_view_refuses_statistics_that_count_a_damaged_run(results, view, t
     err = capsys.readouterr().err
     line = next(l for l in err.splitlines() if l.startswith("bn_study: error:"))
     assert "the statistics count bn/seed-0, damaged since" in line and "Traceback" not in err
+
+
+def test_verify_names_a_broken_experiment_yaml(results, capsys):
+    """The views refuse a results folder whose experiment.yaml does not load; verify says so first."""
+    (results / "experiment.yaml").write_text("name: [unclosed\n")
+    lines, _ = verify([results])
+    assert any("experiment.yaml" in line and "writes it again" in line for line in lines), lines
+    assert main(["verify", str(results)]) == 2
