@@ -328,7 +328,7 @@ def find_runs(results_dir: Path) -> list[RunRecord]:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"{results_dir}: no such results directory")
-    runs = [checked_run(p.parent) for p in results_dir.glob(f"*/{RUN_DIR_PREFIX}*/{RUN_FILE}")]
+    runs = [checked_run(p.parent) for p in run_files(results_dir)]
     return sorted(runs, key=lambda r: (r.variant, r.seed))
 
 

@@ -158,7 +158,8 @@ def test_measured_peak_decides(jobs2_results, monkeypatch):
 
 def test_costliest_run_of_each_seed_goes_first():
     experiment = load_experiment(ROOT / "experiments/article.yaml", PARALLEL_SETS, (0, 1))
-    planned, _, _ = jobs.plan_jobs(("no_bn", "bn"), (0, 1), experiment.configs, Path("nowhere"), log=lambda m: None)
+    planned, _, _ = jobs.plan_jobs(jobs.plan_runs(("no_bn", "bn"), (0, 1), experiment.configs, Path("nowhere")),
+                                   log=lambda m: None)
     assert [(j.variant, j.seed) for j in planned] == [("no_bn", 0), ("bn", 0), ("no_bn", 1), ("bn", 1)]
     assert [(j.variant, j.seed) for j in jobs.longest_first(planned)] == [("bn", 0), ("no_bn", 0), ("bn", 1), ("no_bn", 1)]
 

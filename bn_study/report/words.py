@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from bn_study.stats.rules import ALPHA, MARKS, MAX_SEEDS
+from bn_study.stats.rules import ALPHA, MARKS, MAX_SEEDS, NO_FIGURE, NO_SPREAD, TOO_FEW, UNDEFINED
 
 
 def _value(value: Any) -> str:
@@ -63,8 +63,8 @@ def placement_sentences(placements) -> list[str]:
 
 # ---------------------------------------------------------------- claims (claims.csv's rows)
 
-NOTE_WORDS = {"too few seeds": "too few seeds for a test", "no spread": "no spread in either variant",
-              "undefined": "Brown-Forsythe undefined (each run as far from its variant's median)"}
+NOTE_WORDS = {TOO_FEW: "too few seeds for a test", NO_SPREAD: "no spread in either variant",
+              UNDEFINED: "Brown-Forsythe undefined (each run as far from its variant's median)"}
 
 
 def _finite(x) -> bool:
@@ -112,7 +112,7 @@ def claim_evidence(c) -> str:
     """A claims.csv row's evidence in words: each side's mean ± std (n), the effect with its CI and the raw
     p of its test (or why there is none), the runs that never reached a threshold, the seeds for power."""
     test, note = c["test"], c["note"]
-    if note == "no figure":
+    if note == NO_FIGURE:
         return f"no figure '{c['metric']}' in summary.csv"
     if test == "range":
         return (f"{c['metric']} ≥ {c['value']:g} in every seed at {c['range_key']} = {c['baseline']}: "
@@ -121,7 +121,7 @@ def claim_evidence(c) -> str:
         text = (f"{_side(c['variant'], c['n_treatment'], c['mean_treatment'], c['std_treatment'])}, 95% CI "
                 f"[{number(c['ci_low'])}, {number(c['ci_high'])}] vs claimed "
                 f"{(c['band_low'] + c['band_high']) / 2:g} ± {(c['band_high'] - c['band_low']) / 2:g}")
-        return text + ("; too few seeds for a CI" if note == "too few seeds" else "")
+        return text + ("; too few seeds for a CI" if note == TOO_FEW else "")
     if test == "spread":
         text = (f"std over seeds: {c['baseline']} {number(c['std_baseline'], 2)} (n={c['n_baseline']}), "
                 f"{c['treatment']} {number(c['std_treatment'], 2)} (n={c['n_treatment']})")
@@ -131,13 +131,13 @@ def claim_evidence(c) -> str:
     text = (f"{_side(c['baseline'], c['n_baseline'], c['mean_baseline'], c['std_baseline'])}; "
             f"{_side(c['treatment'], c['n_treatment'], c['mean_treatment'], c['std_treatment'])}")
     band = f"band [{c['band_low']:g}, {c['band_high']:g}]"
-    if note == "too few seeds":
+    if note == TOO_FEW:
         text += "; too few seeds for a test"
     elif test == "difference":
-        text += (f"; Δ = {number(c['effect'])}, {_no_spread_words(c)} (p taken as {c['p']:g})" if note == "no spread" else
+        text += (f"; Δ = {number(c['effect'])}, {_no_spread_words(c)} (p taken as {c['p']:g})" if note == NO_SPREAD else
                  f"; Δ = {number(c['effect'])} [95% CI {number(c['ci_low'])}, {number(c['ci_high'])}], "
                  f"{_test_name(c)} p = {c['p']:.2g}")
-    elif note == "no spread":  # gain, equivalence
+    elif note == NO_SPREAD:  # gain, equivalence
         text += f"; Δ = {number(c['effect'])}, {_no_spread_words(c)}, vs {band} (p taken as 0)"
     else:
         inside = c["band_low"] <= c["effect"] <= c["band_high"]

@@ -77,9 +77,7 @@ def estimate_words(planned: list[PlannedRun], estimates: dict[int, Estimate], en
     return f"estimated training wall time {_minutes(wall)} on this kind of CPU ({cpu_kind()}, {lanes}), from the runs under {results_root}"
 
 
-def plan_estimate(experiment, out: Path, engine: Engine, reuse_from: Path | None, results_root: Path) -> tuple[float | None, str]:
-    """The training's estimated wall seconds (None when unknown) and the words for it."""
-    variants = tuple(v.name for v in experiment.spec.all_variants)
-    planned = plan_runs(variants, experiment.spec.seeds, experiment.configs, out, reuse_from)
+def plan_estimate(planned: list[PlannedRun], engine: Engine, results_root: Path) -> tuple[float | None, str]:
+    """The training's estimated wall seconds for this plan (None when unknown) and the words for it."""
     estimates = estimate_plan(planned, engine, results_root)
     return wall_estimate(planned, estimates, engine), estimate_words(planned, estimates, engine, results_root)

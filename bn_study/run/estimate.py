@@ -79,11 +79,12 @@ def estimate_run(config: RunConfig, epochs_done: int, rates: list[Rate], kind: s
                  parallel: bool, images: int) -> Estimate:
     """The wall seconds `config` still needs (its epochs from `epochs_done` on, over `images` training +
     validation images), from the median rate of the same config on CPUs of `kind`."""
-    same = [r for r in rates if r.cost_key == cost_key(config.to_raw()) and r.cpu_kind == kind]
+    key = cost_key(config.to_raw())
+    same = [r for r in rates if r.cost_key == key and r.cpu_kind == kind]
     alike = [r for r in same if r.threads == threads and r.parallel == parallel]
     chosen = alike or same
     if not chosen:
-        return Estimate(None, f"no complete run of this config on an {kind} CPU yet")
+        return Estimate(None, f"no complete run of this config on this kind of CPU ({kind}) yet")
     rate = statistics.median(r.seconds_per_epoch_image for r in chosen)
     how = "" if alike else " (run at other thread counts or parallelism)"
     seconds = rate * (config.train.epochs - epochs_done) * images

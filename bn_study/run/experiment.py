@@ -17,7 +17,7 @@ from bn_study.config.schema import RunConfig, load_config
 from bn_study.config.validate import to_raw
 from bn_study.config.yamlio import dump_yaml
 from bn_study.errors import UserError
-from bn_study.run.jobs import Engine, Job, check_memory, plan_jobs
+from bn_study.run.jobs import Engine, Job, PlannedRun, check_memory, plan_jobs, plan_runs
 from bn_study.train.threads import configure_threads
 
 
@@ -57,9 +57,11 @@ def load_experiment(path: str | Path, overrides: list[str] = (), seeds: tuple[in
 
 
 def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
-                   engine: Engine = Engine(), reuse_from: Path | None = None) -> Counter:
+                   engine: Engine = Engine(), reuse_from: Path | None = None,
+                   planned: list[PlannedRun] | None = None) -> Counter:
     """Train every variant x seed not yet complete (copying, with `reuse_from`, a complete run of the
-    same config and seed found under that folder instead); returns a count per final status.
+    same config and seed found under that folder instead); returns a count per final status. `planned`:
+    plan_runs' plan when the caller made it already (to estimate the time), else it is made here.
 
     One run after another in this process by default; N at once in spawned processes
     (engine.jobs > 1, pool.py) or as Ray tasks (engine.name == 'ray', ray_engine.py).
@@ -75,7 +77,9 @@ def run_experiment(experiment: Experiment, out: Path, verbose="auto", log=print,
         results.write_text(out / SPEC_FILE, dump_yaml(to_raw(experiment.spec)))
         _record_shrinking(experiment, out)
         variants = tuple(v.name for v in experiment.spec.all_variants)
-        jobs, skipped, reused = plan_jobs(variants, experiment.spec.seeds, experiment.configs, out, log, reuse_from)
+        if planned is None:
+            planned = plan_runs(variants, experiment.spec.seeds, experiment.configs, out, reuse_from)
+        jobs, skipped, reused = plan_jobs(planned, log)
         data = {}
         for job in jobs:  # verified once here, whatever the engine
             if _data_key(job.config) not in data:
@@ -151,10 +155,13 @@ def run_and_report(experiment: Experiment, out: Path, engine: Engine, command_li
 
     from bn_study.run.dry_run import plan_estimate
 
-    estimated, words = plan_estimate(experiment, out, engine, reuse_from, results_root or out.parent)
+    variants = tuple(v.name for v in experiment.spec.all_variants)
+    planned = plan_runs(variants, experiment.spec.seeds, experiment.configs, out, reuse_from)  # read once, used twice
+    estimated, words = plan_estimate(planned, engine, results_root or out.parent)
     log(f"{out}: {words}")
     started = time.perf_counter()
-    counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine, reuse_from=reuse_from)
+    counts = run_experiment(experiment, out, verbose=verbose, log=log, engine=engine, reuse_from=reuse_from,
+                            planned=planned)
     trained_in = time.perf_counter() - started
     log(f"{out}: " + (", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to train")
         + f" ({trained_in / 60:.1f} min)")

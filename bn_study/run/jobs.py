@@ -131,14 +131,13 @@ def plan_runs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[s
     return planned
 
 
-def plan_jobs(variants: tuple[str, ...], seeds: tuple[int, ...], configs: dict[str, RunConfig], out: Path,
-              log=print, reuse_from: Path | None = None) -> tuple[list[Job], int, int]:
-    """plan_runs carried out: damaged runs set aside, reusable runs copied; returns (jobs to train,
+def plan_jobs(planned: list[PlannedRun], log=print) -> tuple[list[Job], int, int]:
+    """plan_runs' plan carried out: damaged runs set aside, reusable runs copied; returns (jobs to train,
     skipped, reused)."""
     from bn_study.run.reuse import reuse_run
 
     jobs, skipped, reused = [], 0, 0
-    for run in plan_runs(variants, seeds, configs, out, reuse_from):
+    for run in planned:
         where = f"[run {run.index}/{run.total}] {run.variant} seed {run.seed}"
         if run.damaged:
             again = "copying it again" if run.action == REUSE else "training it again"

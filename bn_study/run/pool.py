@@ -79,7 +79,7 @@ def _worker(tasks, events, data: dict, key, threads: int | None, jobs: int, pare
 def _failed_status(job: Job, exitcode) -> str:
     """A worker died while training `job` without recording an end: mark the run failed."""
     run_file = job.run_dir / results.RUN_FILE
-    if results.run_status(job.run_dir) == "running":
+    if results.run_status(job.run_dir) == results.RUNNING:
         record = results.read_json(run_file)
         record.update(status="failed", error=f"worker process exited with code {exitcode} while training")
         results.write_json(run_file, record)

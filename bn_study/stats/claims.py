@@ -15,7 +15,8 @@ from scipy import stats
 
 from bn_study.config.experiment_spec import ClaimSpec
 from bn_study.stats.aggregate import mean_ci
-from bn_study.stats.rules import ALPHA, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from bn_study.stats.rules import (ALPHA, INCONCLUSIVE, NO_FIGURE, NO_SPREAD, NOT_SUPPORTED, SUPPORTED, TOO_FEW,
+                                  UNDEFINED)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Verdict:
     std_baseline: float = np.nan
     mean_treatment: float = np.nan  # for value claims: the variant's
     std_treatment: float = np.nan
-    note: str = ""  # why there is no test or CI (NOTES), "" when there is one
+    note: str = ""  # why there is no test or CI (rules.TOO_FEW, NO_SPREAD, UNDEFINED, NO_FIGURE), "" when there is one
     never_reached_baseline: int = 0  # epochs_to_* / test_steps_to_*: runs counted as one past the end
     never_reached_treatment: int = 0
     seeds_for_power: float = np.nan  # an inconclusive difference: runs per variant for 80% power (holm.py)
@@ -45,9 +46,6 @@ class Verdict:
     trains_well_treatment: str = ""
     range_key: str = ""  # range claims: the swept key's last part
 
-
-# Why a claim has no test (Verdict.note); report/words.py says each in words.
-TOO_FEW, NO_SPREAD, UNDEFINED, NO_FIGURE = "too few seeds", "no spread", "undefined", "no figure"
 
 
 def variant_values(summary: pd.DataFrame, variant: str, metric: str) -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 ALPHA = 0.05
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)
+# Why a claim has no test (claims.csv's note); report/words.py says each in words.
+TOO_FEW, NO_SPREAD, UNDEFINED, NO_FIGURE = "too few seeds", "no spread", "undefined", "no figure"
 MARKS = {SUPPORTED: "✓", NOT_SUPPORTED: "✗", INCONCLUSIVE: "·"}  # effect maps and tables
 POWER, MAX_SEEDS = 0.8, 1000
 

@@ -138,7 +138,7 @@ def _start_record(config: RunConfig, run_dir: Path, variant: str | None, previou
         log(f"{run_dir}: WARNING resuming with {numerics}, earlier attempts used {previous['numerics']}")
         record["numerics_changed_at_attempt"] = record.get("attempts", 0) + 1
     record.update(
-        status="running", variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
+        status=results.RUNNING, variant=variant, seed=config.seed, fingerprint=config.fingerprint(),
         python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
         numpy=np.__version__, device=device_description(), cpu=cpu_facts(), host=host_name(), pid=os.getpid(), threads=threads,
         numerics=numerics, precision=config.train.precision, deterministic=config.train.deterministic, **provenance(), **(extra or {}),
